@@ -1,0 +1,32 @@
+# One entry point for a newcomer: `make run` serves the stack on moto, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+
+.PHONY: run test lint format bench validate build clean
+
+$(BIN)/activate: pyproject.toml layers/shared/pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e layers/shared -e ".[dev]"
+	touch $(BIN)/activate
+
+run: $(BIN)/activate ## Serve the whole stack locally on moto and print the SCIM URL and a demo token.
+	PORT=$(PORT) $(BIN)/python -m provisioning.local
+
+test: $(BIN)/activate ## Run the whole test suite.
+	$(BIN)/python -m pytest -n 2
+
+lint: $(BIN)/activate ## Lint, format check and strict typing of the shared package.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(BIN)/activate
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .aws-sam
