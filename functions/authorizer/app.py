@@ -1,0 +1,21 @@
+"""Lambda authorizer: turns the SCIM bearer token into the caller's organization."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from provisioning import clients
+from provisioning.auth.authorizer import decide
+from provisioning.auth.tokens import TokenService
+from provisioning.settings import get_settings
+
+logger = Logger()
+tokens = TokenService(clients.secrets_manager(), get_settings().token_secret_prefix)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    decision = decide(event, tokens)
+    logger.info("authorized", extra={"orgId": decision["context"].get("orgId")})
+    return decision

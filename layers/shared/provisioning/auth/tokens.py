@@ -1,0 +1,171 @@
+"""SCIM bearer tokens.
+
+A token is `scim_<orgId>_<secret>`: the organization id is a non-secret prefix, so verification reads
+exactly one secret (never a scan); the secret part carries 256 random bits. Secrets Manager holds only
+SHA-256 digests of an organization's valid tokens, so a leaked secret value grants nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+TOKEN_PREFIX = "scim_"
+ORG_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_SECRET_BYTES = 32
+# How long a verifying container trusts its copy of an organization's digests. Revocation takes
+# effect after this plus API Gateway's authorizer cache TTL.
+DIGEST_CACHE_SECONDS = 30
+
+
+class InvalidOrganizationIdError(ValueError):
+    """An organization id that cannot be embedded in a token."""
+
+
+class OrganizationExistsError(ValueError):
+    """The organization already has a token secret."""
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """One valid token as Secrets Manager keeps it: its digest and when it stops being valid."""
+
+    digest: str
+    issued_at: datetime
+    expires_at: datetime | None = None
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        return self.expires_at is None or moment < self.expires_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "issuedAt": self.issued_at.isoformat(),
+            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoredToken:
+        expires = data.get("expiresAt")
+        return cls(
+            digest=str(data["digest"]),
+            issued_at=datetime.fromisoformat(data["issuedAt"]),
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+        )
+
+
+def digest(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(org_id: str) -> str:
+    """A fresh token for an organization: its id as prefix, 256 random bits as secret."""
+    check_org_id(org_id)
+    return f"{TOKEN_PREFIX}{org_id}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+
+
+def check_org_id(org_id: str) -> None:
+    if not ORG_ID_PATTERN.match(org_id):
+        raise InvalidOrganizationIdError(
+            "organization ids are 2-63 characters of lower-case letters, digits and '-'"
+        )
+
+
+def organization_of(token: str) -> str | None:
+    """The organization a well-formed token names, or None for a malformed one."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    org_id, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
+    if not sep or len(secret) < 43 or not ORG_ID_PATTERN.match(org_id):
+        return None
+    return org_id
+
+
+def matches_any(token: str, stored: list[StoredToken], moment: datetime) -> bool:
+    """Whether the token is one of the stored, unexpired ones; every digest is compared in
+    constant time so timing tells nothing about which one came close."""
+    presented = digest(token)
+    found = False
+    for candidate in stored:
+        if hmac.compare_digest(presented, candidate.digest) and candidate.is_valid_at(moment):
+            found = True
+    return found
+
+
+class TokenService:
+    """Issues, rotates and verifies an organization's tokens against its Secrets Manager secret."""
+
+    def __init__(self, client: SecretsManagerClient, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._provider = SecretsProvider(boto3_client=client)
+
+    def secret_name(self, org_id: str) -> str:
+        return f"{self._prefix}{org_id}/tokens"
+
+    def create_organization(self, org_id: str, token: str | None = None) -> str:
+        """Create the organization's token secret and return its first token (shown only once)."""
+        check_org_id(org_id)
+        token = token or new_token(org_id)
+        if organization_of(token) != org_id:
+            raise InvalidOrganizationIdError("the token does not name this organization")
+        stored = [StoredToken(digest(token), datetime.now(UTC))]
+        try:
+            self._client.create_secret(
+                Name=self.secret_name(org_id),
+                SecretString=self._serialize(stored),
+                Description=f"SHA-256 digests of the SCIM tokens of organization {org_id}",
+            )
+        except self._client.exceptions.ResourceExistsException as exc:
+            raise OrganizationExistsError(org_id) from exc
+        return token
+
+    def rotate(self, org_id: str, grace: timedelta) -> str:
+        """Issue a new token; the current ones stay valid for `grace` so the admin can paste the new
+        one into the identity provider without an outage. Expired entries are dropped."""
+        now = datetime.now(UTC)
+        token = new_token(org_id)
+        kept = [
+            StoredToken(t.digest, t.issued_at, min(t.expires_at or now + grace, now + grace))
+            for t in self._read(org_id, max_age=0)
+            if t.is_valid_at(now)
+        ]
+        kept.append(StoredToken(digest(token), now))
+        self._client.put_secret_value(
+            SecretId=self.secret_name(org_id), SecretString=self._serialize(kept)
+        )
+        return token
+
+    def verify(self, token: str) -> str | None:
+        """The organization the token authenticates, or None: malformed, unknown or revoked."""
+        org_id = organization_of(token)
+        if org_id is None:
+            return None
+        stored = self._read(org_id, max_age=DIGEST_CACHE_SECONDS)
+        return org_id if matches_any(token, stored, datetime.now(UTC)) else None
+
+    def _read(self, org_id: str, max_age: int) -> list[StoredToken]:
+        try:
+            value = self._provider.get(self.secret_name(org_id), max_age=max_age, transform="json")
+        except GetParameterError:
+            return []
+        if not isinstance(value, dict):
+            return []
+        return [StoredToken.from_json(entry) for entry in value.get("tokens", [])]
+
+    @staticmethod
+    def _serialize(stored: list[StoredToken]) -> str:
+        return json.dumps({"version": 1, "tokens": [t.to_json() for t in stored]})

@@ -1,0 +1,32 @@
+"""AWS clients, created lazily once per container and injected everywhere else.
+
+Tests and the local stack run under moto, which intercepts clients created while it is active, so
+nothing here needs a test double; code that wants another client passes it explicitly.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+# Standard retry mode backs off on throttling; the API Gateway timeout (29 s) bounds the total.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    """The container's DynamoDB client."""
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def secrets_manager() -> SecretsManagerClient:
+    """The container's Secrets Manager client."""
+    return boto3.client("secretsmanager", config=_CONFIG)

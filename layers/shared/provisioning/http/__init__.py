@@ -1,0 +1,1 @@
+"""ASGI plumbing shared by every function: request parsing, routing, the one error path."""

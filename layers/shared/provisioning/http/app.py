@@ -1,0 +1,190 @@
+"""A small ASGI application per Lambda function.
+
+Mangum hands it API Gateway's event; it authenticates from the authorizer's context, routes by
+path template, and turns every exception into a SCIM Error in one place. Handlers are synchronous
+functions of a `Request` returning a `Response`: a Lambda container serves one request at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools import Logger
+from scim2_models import (
+    InvalidSyntaxException,
+    NotFoundException,
+    PayloadTooLargeException,
+    SCIMException,
+    UnauthorizedException,
+)
+
+from provisioning.scim.errors import MethodNotAllowed, ServerError, TooManyRequests, error_body
+
+SCIM_CONTENT_TYPE = "application/scim+json"
+BASE_PATH = "/scim/v2"
+
+logger = Logger(child=True)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a SCIM endpoint needs of an HTTP request, already authenticated to an organization."""
+
+    method: str
+    path: str
+    org_id: str
+    base_url: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    path_params: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object, or 400 invalidSyntax."""
+        try:
+            payload = json.loads(self.body or b"null")
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidSyntaxException(detail="the request body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise InvalidSyntaxException(detail="the request body must be a JSON object")
+        return payload
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Response:
+    status: int
+    body: Mapping[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Endpoint = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One path template (`/Users/{id}`) and its endpoints by HTTP method."""
+
+    template: str
+    endpoints: Mapping[str, Endpoint]
+
+    def match(self, path: str) -> dict[str, str] | None:
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        found = re.fullmatch(pattern, path)
+        return found.groupdict() if found else None
+
+
+def error_response(exc: SCIMException) -> Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, UnauthorizedException):
+        # RFC 6750 §3: a bearer-token challenge on every 401.
+        headers["WWW-Authenticate"] = 'Bearer realm="scim", error="invalid_token"'
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = "1"
+    return Response(exc.status, error_body(exc), headers)
+
+
+class ScimApp:
+    """The ASGI application of one function: its routes under the SCIM base path."""
+
+    def __init__(self, routes: Sequence[Route], max_body_bytes: int) -> None:
+        self._routes = routes
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            body = await self._read_body(receive)
+            response = self.handle(self._request(scope, body))
+        except SCIMException as exc:
+            response = error_response(exc)
+        except Exception:
+            logger.exception("unhandled error")
+            response = error_response(ServerError())
+        await _send(send, response)
+
+    def handle(self, request: Request) -> Response:
+        """Route an authenticated request to its endpoint."""
+        relative = request.path.removeprefix(BASE_PATH) or "/"
+        for route in self._routes:
+            params = route.match(relative)
+            if params is None:
+                continue
+            endpoint = route.endpoints.get(request.method)
+            if endpoint is None:
+                raise MethodNotAllowed(detail=f"{request.method} is not supported on {route.template}")
+            return endpoint(
+                Request(
+                    request.method,
+                    request.path,
+                    request.org_id,
+                    request.base_url,
+                    request.params,
+                    request.headers,
+                    request.body,
+                    params,
+                )
+            )
+        raise NotFoundException(detail=f"no SCIM endpoint at {request.path}")
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                raise PayloadTooLargeException(
+                    detail=f"request bodies are limited to {self._max_body_bytes} bytes"
+                )
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    def _request(self, scope: Scope, body: bytes) -> Request:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = scope.get("query_string", b"").decode("latin-1")
+        scheme = headers.get("x-forwarded-proto", "https")
+        host = headers.get("host", "localhost")
+        return Request(
+            method=scope["method"].upper(),
+            path=scope["path"],
+            org_id=_authorized_org(scope),
+            base_url=f"{scheme}://{host}{BASE_PATH}",
+            params=dict(parse_qsl(query, keep_blank_values=True)),
+            headers=headers,
+            body=body,
+        )
+
+
+def _authorized_org(scope: Scope) -> str:
+    """The organization the authorizer established. The authorizer lets bad tokens through with
+    `authError` (HTTP APIs cannot shape their own 401s), so the refusal happens here, for every
+    route of every function, before any routing."""
+    event = scope.get("aws.event") or {}
+    context = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
+    org_id = context.get("orgId")
+    if not isinstance(org_id, str) or not org_id:
+        raise UnauthorizedException(detail="a valid bearer token is required")
+    return org_id
+
+
+async def _send(send: Send, response: Response) -> None:
+    payload = b"" if response.body is None else json.dumps(response.body).encode()
+    headers = [(b"content-type", SCIM_CONTENT_TYPE.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,127 @@
+"""Query parameters of a list request (RFC 7644 §3.4.2) and the filters an index answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scim2_models import (
+    InvalidFilterException,
+    InvalidValueException,
+    Resource,
+    ResponseParameters,
+    ScimFilter,
+)
+from scim2_models.path import AttrPath, CompareOperator, Comparison, FilterNode
+
+from provisioning.scim.resources import MAX_RESULTS, ResourceKind
+
+MAX_FILTER_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class Projection:
+    """`attributes` / `excludedAttributes` of a request (RFC 7644 §3.9)."""
+
+    attributes: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Projection:
+        return cls(_names(params, "attributes"), _names(params, "excludedAttributes"))
+
+    def parameters(self) -> ResponseParameters[Any] | None:
+        if not self.attributes and not self.excluded:
+            return None
+        return ResponseParameters(
+            attributes=list(self.attributes) or None,
+            excluded_attributes=list(self.excluded) or None,
+        )
+
+    def excludes(self, attribute: str) -> bool:
+        """Whether the response will leave out `attribute`, so the service can skip reading it."""
+        wanted = attribute.casefold()
+        if self.attributes:
+            return not any(name.casefold().split(".")[0] == wanted for name in self.attributes)
+        return any(name.casefold() == wanted for name in self.excluded)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A validated list request: filter, 1-based `startIndex`, `count` (None: the server's page)."""
+
+    filter: ScimFilter[Any] | None = None
+    start_index: int = 1
+    count: int = MAX_RESULTS
+    projection: Projection = field(default_factory=Projection)
+
+
+def parse_list_query(params: Mapping[str, str], kind: ResourceKind) -> ListQuery:
+    """Read a list request's query string; bad values get the RFC's `scimType`."""
+    return ListQuery(
+        filter=parse_filter(params.get("filter"), kind.model),
+        # RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1, a negative count as 0, and a
+        # count above the maximum as the maximum.
+        start_index=max(1, _integer(params, "startIndex", 1)),
+        count=min(max(0, _integer(params, "count", MAX_RESULTS)), MAX_RESULTS),
+        projection=Projection.from_params(params),
+    )
+
+
+def parse_filter(text: str | None, model: type[Resource[Any]]) -> ScimFilter[Any] | None:
+    if text is None or not text.strip():
+        return None
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidFilterException(detail=f"filters are limited to {MAX_FILTER_LENGTH} chars")
+    try:
+        return ScimFilter[model](text)  # type: ignore[valid-type]
+    except InvalidFilterException:
+        raise
+    except ValueError as error:
+        raise InvalidFilterException(detail=str(error)) from error
+
+
+@dataclass(frozen=True)
+class IndexLookup:
+    """A filter an index answers: `attribute eq value` on `id` or a unique attribute."""
+
+    attribute: str
+    value: str
+    position: int | None  # which unique attribute (its GSI); None for `id`
+
+
+def index_lookup(node: FilterNode, kind: ResourceKind) -> IndexLookup | None:
+    """The single-key lookup equivalent to the filter, if there is one."""
+    if not isinstance(node, Comparison) or node.op != CompareOperator.eq:
+        return None
+    if not isinstance(node.value, str) or not _is_core(node.attr_path, kind):
+        return None
+    name = node.attr_path.attr.casefold()
+    if name == "id":
+        return IndexLookup("id", node.value, None)
+    for position, unique in enumerate(kind.unique):
+        if unique.name.casefold() == name:
+            return IndexLookup(unique.name, unique.key(node.value), position)
+    return None
+
+
+def _is_core(path: AttrPath, kind: ResourceKind) -> bool:
+    if path.sub_attr is not None:
+        return False
+    return path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
+
+
+def _names(params: Mapping[str, str], key: str) -> tuple[str, ...]:
+    raw = params.get(key) or ""
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _integer(params: Mapping[str, str], key: str, default: int) -> int:
+    raw = params.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidValueException(detail=f"{key} must be an integer") from None

@@ -1,0 +1,120 @@
+"""The resource types this service serves, the policy it reads payloads under, and what it says
+about itself in discovery. Validation and discovery come from the same models, so they cannot drift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import Field
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    CaseExact,
+    ChangePassword,
+    ComplexAttribute,
+    EnterpriseUser,
+    ETag,
+    Filter,
+    Mutability,
+    Patch,
+    Reference,
+    Required,
+    Resource,
+    ResourceType,
+    ScimPolicy,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+
+MAX_RESULTS = 200
+"""The most resources one list response holds (ServiceProviderConfig `filter.maxResults`)."""
+
+
+class Manager(ComplexAttribute):
+    """The enterprise `manager`, with `$ref` optional: Entra sends only the manager's id
+    (RFC 7643 §4.3 marks `$ref` required, which no identity provider honours)."""
+
+    value: Annotated[str | None, CaseExact.true] = None
+    ref: Annotated[Reference["User"] | None, Required.false] = Field(  # type: ignore[type-arg]
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+    display_name: Annotated[str | None, Mutability.read_only] = None
+
+
+class EnterpriseUserExtension(EnterpriseUser):
+    """RFC 7643 §4.3 enterprise extension, with the tolerant `manager` above."""
+
+    manager: Manager | None = None
+
+
+UserResource = User[EnterpriseUserExtension]  # type: ignore[valid-type]
+
+
+@dataclass(frozen=True)
+class UniqueAttribute:
+    """An attribute whose value is unique per organization, and whether case matters."""
+
+    name: str
+    case_exact: bool
+
+    def key(self, value: str) -> str:
+        return value if self.case_exact else value.casefold()
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """What the service needs to know to store and serve one SCIM resource type."""
+
+    name: str
+    endpoint: str
+    model: type[Resource[Any]]
+    unique: tuple[UniqueAttribute, ...]
+
+
+USER = ResourceKind(
+    name="User",
+    endpoint="/Users",
+    model=UserResource,
+    unique=(UniqueAttribute("userName", case_exact=False), UniqueAttribute("externalId", True)),
+)
+
+# Identity providers deviate from the RFCs in documented ways; each setting names the client.
+POLICY = ScimPolicy(
+    # Entra and Okta send attributes we do not model (e.g. Okta's custom profile); dropping them
+    # keeps provisioning flowing, and ServiceProviderConfig documents the core and enterprise schemas.
+    unknown=ScimPolicy.Unknown.ignore,
+    # Entra removes a multi-valued entry with `{"op":"Remove","path":"members","value":[...]}`.
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    # Entra writes `emails[type eq "work"].value` expecting the entry to be created if missing.
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+)
+
+SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
+    documentation_uri=None,
+    patch=Patch(supported=True),
+    bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+    filter=Filter(supported=True, max_results=MAX_RESULTS),
+    change_password=ChangePassword(supported=False),
+    sort=Sort(supported=False),
+    etag=ETag(supported=True),
+    authentication_schemes=[
+        AuthenticationScheme(
+            type="oauthbearertoken",
+            name="OAuth Bearer Token",
+            description="A per-organization bearer token, sent as 'Authorization: Bearer <token>'.",
+            primary=True,
+        )
+    ],
+)
+
+SERVED_KINDS: tuple[ResourceKind, ...] = (USER,)
+
+PROVIDER = ScimProvider(
+    [User, EnterpriseUserExtension],
+    resource_types=[ResourceType.from_resource(kind.model) for kind in SERVED_KINDS],
+    config=SERVICE_PROVIDER_CONFIG,
+    policy=POLICY,
+)

@@ -1,0 +1,251 @@
+"""The SCIM operations on one resource type (RFC 7644 §3.3-§3.6), storage-agnostic in its rules:
+validation, PATCH and PUT semantics and filters come from scim2-models, persistence from the store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from pydantic import ValidationError
+from scim2_models import (
+    Context,
+    Meta,
+    NotFoundException,
+    PatchOp,
+    PreconditionFailedException,
+    Resource,
+    SCIMException,
+)
+
+from provisioning.scim import compat
+from provisioning.scim.errors import TooManyRequests, from_validation_error
+from provisioning.scim.query import IndexLookup, ListQuery, index_lookup
+from provisioning.scim.resources import POLICY, ResourceKind
+from provisioning.store.resources import (
+    ResourceStore,
+    StaleVersionError,
+    StoredResource,
+    UniqueValue,
+)
+
+# Optimistic-lock retries for writes without If-Match (concurrent PATCHes of one resource).
+_WRITE_ATTEMPTS = 5
+# Attributes the server owns; a client's values for them are ignored (RFC 7643 §3.1).
+_SERVER_OWNED = frozenset({"id", "meta", "groups"})
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """One page of a list request: the total that matched and the page's resources."""
+
+    total: int
+    resources: list[StoredResource]
+
+
+def etag(version: int) -> str:
+    """The weak ETag of a version (RFC 7644 §3.14); also `meta.version`."""
+    return f'W/"{version}"'
+
+
+def matches_etag(header: str, version: int) -> bool:
+    """Whether an If-Match / If-None-Match header names this version (`*` names any)."""
+    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in wanted or f'"{version}"' in wanted
+
+
+class ResourceService:
+    """Create, read, replace, patch, delete and list the resources of one kind, per organization."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        kind: ResourceKind,
+        clock: Clock = lambda: datetime.now(UTC),
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._store = store
+        self.kind = kind
+        self._clock = clock
+        self._new_id = new_id
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, org_id: str, resource_id: str) -> StoredResource:
+        found = self._store.get(org_id, self.kind.name, resource_id)
+        if found is None:
+            raise NotFoundException(detail=f"{self.kind.name} {resource_id} not found")
+        return found
+
+    def list(self, org_id: str, query: ListQuery) -> ListResult:
+        """Answer a list request: a key lookup when an index answers the filter, otherwise the
+        organization's resources in id order (stable across pages, as Okta's paging needs)."""
+        skip = query.start_index - 1
+        if query.filter is None:
+            total = self._store.count(org_id, self.kind.name)
+            if query.count == 0 or skip >= total:
+                return ListResult(total, [])
+            chosen = islice(self._store.iterate(org_id, self.kind.name, skip + query.count), skip, None)
+            return ListResult(total, list(islice(chosen, query.count)))
+        lookup = index_lookup(query.filter.ast, self.kind)
+        candidates = (
+            self._lookup(org_id, lookup)
+            if lookup is not None
+            else self._store.iterate(org_id, self.kind.name)
+        )
+        matched = [r for r in candidates if query.filter.match(self.model(r))]
+        return ListResult(len(matched), matched[skip : skip + query.count])
+
+    def _lookup(self, org_id: str, lookup: IndexLookup) -> Iterator[StoredResource]:
+        if lookup.position is None:
+            found = self._store.get(org_id, self.kind.name, lookup.value)
+            yield from [found] if found else []
+        else:
+            yield from self._store.find_unique(org_id, self.kind.name, lookup.position, lookup.value)
+
+    def model(self, stored: StoredResource) -> Resource[Any]:
+        """The stored body as the kind's model, with its version as `meta.version`."""
+        resource = self.kind.model.model_validate(stored.body, scim_ctx=Context.DEFAULT)
+        if resource.meta is not None:
+            resource.meta.version = etag(stored.version)
+        return resource
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource:
+        resource = self._validate(
+            compat.normalize_resource(_without_server_owned(payload)),
+            Context.RESOURCE_CREATION_REQUEST,
+        )
+        now = self._clock()
+        resource.id = self._new_id()
+        resource.meta = Meta(resource_type=self.kind.name, created=now, last_modified=now)
+        stored = StoredResource(resource.id, 1, self._body(resource))
+        self._store.create(org_id, self.kind.name, stored, self._unique_values(stored.body))
+        return stored
+
+    def replace(
+        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource:
+        """PUT (RFC 7644 §3.5.1): readOnly attributes kept, immutable ones checked."""
+        body = compat.normalize_resource(_without_server_owned(payload))
+
+        def change(current: Resource[Any]) -> Resource[Any] | None:
+            replacement = self._validate(dict(body), Context.RESOURCE_REPLACEMENT_REQUEST)
+            replacement.id = current.id
+            replacement.meta = current.meta
+            return replacement if replacement.replace(current) else None
+
+        return self._update(org_id, resource_id, if_match, change)
+
+    def patch(
+        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource:
+        """PATCH (RFC 7644 §3.5.2), all operations or none; no change writes nothing."""
+        try:
+            operations = PatchOp[self.kind.model].model_validate(  # type: ignore[name-defined]
+                compat.normalize_patch(payload),
+                scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+                scim_policy=POLICY,
+            )
+        except ValidationError as error:
+            raise from_validation_error(error) from error
+
+        def change(current: Resource[Any]) -> Resource[Any] | None:
+            try:
+                changed = operations.patch(current, scim_policy=POLICY)
+            except ValidationError as error:
+                raise from_validation_error(error) from error
+            return current if changed else None
+
+        return self._update(org_id, resource_id, if_match, change)
+
+    def delete(self, org_id: str, resource_id: str, if_match: str | None) -> None:
+        for _ in range(_WRITE_ATTEMPTS):
+            current = self.get(org_id, resource_id)
+            _check_precondition(current, if_match)
+            try:
+                self._store.delete(
+                    org_id, self.kind.name, current, self._unique_values(current.body)
+                )
+                return
+            except StaleVersionError:
+                if if_match is not None:
+                    raise PreconditionFailedException(detail="the resource changed") from None
+        raise TooManyRequests(detail="the resource is changing too often; retry")
+
+    def _update(
+        self,
+        org_id: str,
+        resource_id: str,
+        if_match: str | None,
+        change: Callable[[Resource[Any]], Resource[Any] | None],
+    ) -> StoredResource:
+        """Read, change in memory, write at the read version; retry when another writer won,
+        unless the client pinned a version with If-Match (then 412, RFC 7644 §3.14)."""
+        for _ in range(_WRITE_ATTEMPTS):
+            current = self.get(org_id, resource_id)
+            _check_precondition(current, if_match)
+            updated = change(self.model(current))
+            if updated is None:
+                return current
+            assert updated.meta is not None
+            updated.meta.last_modified = self._clock()
+            stored = StoredResource(current.id, current.version + 1, self._body(updated))
+            try:
+                self._store.replace(
+                    org_id,
+                    self.kind.name,
+                    stored,
+                    self._unique_values(stored.body),
+                    self._unique_values(current.body),
+                    current.version,
+                )
+                return stored
+            except StaleVersionError:
+                if if_match is not None:
+                    raise PreconditionFailedException(detail="the resource changed") from None
+        raise TooManyRequests(detail="the resource is changing too often; retry")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _validate(self, payload: dict[str, Any], context: Context) -> Resource[Any]:
+        try:
+            return self.kind.model.model_validate(payload, scim_ctx=context, scim_policy=POLICY)
+        except ValidationError as error:
+            raise from_validation_error(error) from error
+        except SCIMException:
+            raise
+
+    def _body(self, resource: Resource[Any]) -> dict[str, Any]:
+        """What is stored: everything but secrets. We do not authenticate users, so a password an
+        identity provider sends is dropped, never kept (RFC 7643 §7 lets a provider ignore it)."""
+        body = resource.model_dump(scim_ctx=Context.DEFAULT, mode="json")
+        body.pop("password", None)
+        if isinstance(body.get("meta"), dict):
+            body["meta"].pop("version", None)
+            body["meta"].pop("location", None)
+        return body
+
+    def _unique_values(self, body: dict[str, Any]) -> list[UniqueValue | None]:
+        values: list[UniqueValue | None] = []
+        for unique in self.kind.unique:
+            value = body.get(unique.name)
+            values.append(UniqueValue(unique.name, unique.key(value)) if value else None)
+        return values
+
+
+def _without_server_owned(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k.casefold() not in _SERVER_OWNED}
+
+
+def _check_precondition(current: StoredResource, if_match: str | None) -> None:
+    if if_match is not None and not matches_etag(if_match, current.version):
+        raise PreconditionFailedException(
+            detail=f"If-Match does not match the current version {etag(current.version)}"
+        )
