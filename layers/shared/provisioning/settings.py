@@ -12,7 +12,7 @@ class Settings(BaseModel):
     """Configuration every function shares; names match the template's environment variables."""
 
     table_name: str = Field(min_length=3)
-    token_secret_prefix: str = "scim/orgs/"
+    token_secret_prefix: str = "scim/orgs/"  # noqa: S105 - a secret *name* prefix
     max_body_bytes: int = 1_048_576
     max_page_size: int = 200
 

@@ -23,16 +23,16 @@ class ResourceEndpoints:
     def routes(self) -> list[Route]:
         endpoint = self._service.kind.endpoint
         return [
-            Route(endpoint, {"GET": self.list, "POST": self.create}),
+            Route(endpoint, {"GET": self.query, "POST": self.create}),
             Route(
                 f"{endpoint}/{{id}}",
                 {"GET": self.get, "PUT": self.replace, "PATCH": self.patch, "DELETE": self.delete},
             ),
         ]
 
-    def list(self, request: Request) -> Response:
+    def query(self, request: Request) -> Response:
         query = parse_list_query(request.params, self._service.kind)
-        result = self._service.list(request.org_id, query)
+        result = self._service.query(request.org_id, query)
         body = {
             "schemas": [LIST_RESPONSE_SCHEMA],
             "totalResults": result.total,

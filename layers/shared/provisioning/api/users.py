@@ -14,4 +14,6 @@ from provisioning.store.resources import ResourceStore
 def users_app(settings: Settings | None = None, store: ResourceStore | None = None) -> ScimApp:
     settings = settings or get_settings()
     store = store or ResourceStore(clients.dynamodb(), settings.table_name)
-    return ScimApp(ResourceEndpoints(ResourceService(store, USER)).routes(), settings.max_body_bytes)
+    return ScimApp(
+        ResourceEndpoints(ResourceService(store, USER)).routes(), settings.max_body_bytes
+    )

@@ -14,7 +14,7 @@ from provisioning.auth.tokens import TokenService
 
 
 def bearer_token(headers: dict[str, str] | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 6750)."""
+    """The token of an `Authorization: Bearer <token>` header (RFC 6750; any scheme case)."""
     for name, value in (headers or {}).items():
         if name.lower() == "authorization":
             scheme, _, token = value.strip().partition(" ")

@@ -1,8 +1,9 @@
 """SCIM bearer tokens.
 
-A token is `scim_<orgId>_<secret>`: the organization id is a non-secret prefix, so verification reads
-exactly one secret (never a scan); the secret part carries 256 random bits. Secrets Manager holds only
-SHA-256 digests of an organization's valid tokens, so a leaked secret value grants nothing.
+A token is `scim_<orgId>_<secret>`: the organization id is a non-secret prefix, so verification
+reads exactly one secret (never a scan); the secret part carries 256 random bits. Secrets Manager
+holds only SHA-256 digests of an organization's valid tokens, so a leaked secret value grants
+nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-TOKEN_PREFIX = "scim_"
+TOKEN_PREFIX = "scim_"  # noqa: S105 - a public marker, not a secret
 ORG_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _SECRET_BYTES = 32
 # How long a verifying container trusts its copy of an organization's digests. Revocation takes

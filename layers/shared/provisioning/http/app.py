@@ -124,7 +124,9 @@ class ScimApp:
                 continue
             endpoint = route.endpoints.get(request.method)
             if endpoint is None:
-                raise MethodNotAllowed(detail=f"{request.method} is not supported on {route.template}")
+                raise MethodNotAllowed(
+                    detail=f"{request.method} is not supported on {route.template}"
+                )
             return endpoint(
                 Request(
                     request.method,
@@ -184,7 +186,8 @@ def _authorized_org(scope: Scope) -> str:
 
 async def _send(send: Send, response: Response) -> None:
     payload = b"" if response.body is None else json.dumps(response.body).encode()
-    headers = [(b"content-type", SCIM_CONTENT_TYPE.encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
+    headers = [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
+    if payload:
+        headers.append((b"content-type", SCIM_CONTENT_TYPE.encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -4,7 +4,7 @@ Powertools' structured logging (API Gateway request id as correlation id), traci
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
@@ -29,7 +29,7 @@ def lambda_handler_for(app: ScimApp) -> LambdaHandler:
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        response: dict[str, Any] = adapter(event, context)
+        response: dict[str, Any] = adapter(event, cast(Any, context))
         status = int(response.get("statusCode", 500))
         metrics.add_metric(name=f"Responses{status // 100}xx", unit=MetricUnit.Count, value=1)
         logger.info(
@@ -38,4 +38,4 @@ def lambda_handler_for(app: ScimApp) -> LambdaHandler:
         )
         return response
 
-    return handler
+    return cast(LambdaHandler, handler)

@@ -1,5 +1,6 @@
 """The resource types this service serves, the policy it reads payloads under, and what it says
-about itself in discovery. Validation and discovery come from the same models, so they cannot drift."""
+about itself in discovery. Validation and discovery come from the same models, so they cannot
+drift."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class Manager(ComplexAttribute):
     (RFC 7643 §4.3 marks `$ref` required, which no identity provider honours)."""
 
     value: Annotated[str | None, CaseExact.true] = None
-    ref: Annotated[Reference["User"] | None, Required.false] = Field(  # type: ignore[type-arg]
+    ref: Annotated[Reference[User] | None, Required.false] = Field(  # type: ignore[type-arg]
         None, serialization_alias="$ref", validation_alias="$ref"
     )
     display_name: Annotated[str | None, Mutability.read_only] = None
@@ -47,10 +48,10 @@ class Manager(ComplexAttribute):
 class EnterpriseUserExtension(EnterpriseUser):
     """RFC 7643 §4.3 enterprise extension, with the tolerant `manager` above."""
 
-    manager: Manager | None = None
+    manager: Manager | None = None  # type: ignore[assignment]
 
 
-UserResource = User[EnterpriseUserExtension]  # type: ignore[valid-type]
+UserResource = User[EnterpriseUserExtension]
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ USER = ResourceKind(
 # Identity providers deviate from the RFCs in documented ways; each setting names the client.
 POLICY = ScimPolicy(
     # Entra and Okta send attributes we do not model (e.g. Okta's custom profile); dropping them
-    # keeps provisioning flowing, and ServiceProviderConfig documents the core and enterprise schemas.
+    # keeps provisioning flowing; /Schemas documents exactly the attributes we keep.
     unknown=ScimPolicy.Unknown.ignore,
     # Entra removes a multi-valued entry with `{"op":"Remove","path":"members","value":[...]}`.
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,

@@ -1,5 +1,6 @@
 """The SCIM operations on one resource type (RFC 7644 §3.3-§3.6), storage-agnostic in its rules:
-validation, PATCH and PUT semantics and filters come from scim2-models, persistence from the store."""
+validation, PATCH and PUT semantics and filters come from scim2-models; persistence from the
+store."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class ResourceService:
             raise NotFoundException(detail=f"{self.kind.name} {resource_id} not found")
         return found
 
-    def list(self, org_id: str, query: ListQuery) -> ListResult:
+    def query(self, org_id: str, query: ListQuery) -> ListResult:
         """Answer a list request: a key lookup when an index answers the filter, otherwise the
         organization's resources in id order (stable across pages, as Okta's paging needs)."""
         skip = query.start_index - 1
@@ -90,7 +91,9 @@ class ResourceService:
             total = self._store.count(org_id, self.kind.name)
             if query.count == 0 or skip >= total:
                 return ListResult(total, [])
-            chosen = islice(self._store.iterate(org_id, self.kind.name, skip + query.count), skip, None)
+            chosen = islice(
+                self._store.iterate(org_id, self.kind.name, skip + query.count), skip, None
+            )
             return ListResult(total, list(islice(chosen, query.count)))
         lookup = index_lookup(query.filter.ast, self.kind)
         candidates = (
@@ -106,7 +109,9 @@ class ResourceService:
             found = self._store.get(org_id, self.kind.name, lookup.value)
             yield from [found] if found else []
         else:
-            yield from self._store.find_unique(org_id, self.kind.name, lookup.position, lookup.value)
+            yield from self._store.find_unique(
+                org_id, self.kind.name, lookup.position, lookup.value
+            )
 
     def model(self, stored: StoredResource) -> Resource[Any]:
         """The stored body as the kind's model, with its version as `meta.version`."""

@@ -1,7 +1,8 @@
 """SCIM resources in the single table.
 
 Item layout (all of an organization's directory under partition `ORG#<org>`):
-- resource          sk `<Kind>#<id>`; `body` (JSON), `version`; GSI1/GSI2 keys of its unique attributes
+- resource          sk `<Kind>#<id>`; `body` (JSON), `version`; GSI1/GSI2 keys of its unique
+                    attributes
 - uniqueness guard  sk `UNIQUE#<Kind>#<attribute>#<key>`; `ownerId` (one per unique value, so two
                     writers of one userName cannot both commit: a transactional conditional put)
 - counter           sk `COUNT#<Kind>`; `total`, kept in the same transactions, for `totalResults`
@@ -100,9 +101,7 @@ class ResourceStore:
         item = response.get("Item")
         return _to_resource(item) if item else None
 
-    def find_unique(
-        self, org_id: str, kind: str, position: int, key: str
-    ) -> list[StoredResource]:
+    def find_unique(self, org_id: str, kind: str, position: int, key: str) -> list[StoredResource]:
         """Resources whose `position`-th unique attribute has this key: one Query on its index."""
         index, pk_name, sk_name = _INDEXES[position]
         response = self._client.query(
@@ -201,9 +200,7 @@ class ResourceStore:
                 }
             }
         ]
-        moved = [
-            (new, old) for new, old in zip(unique, previous_unique, strict=True) if new != old
-        ]
+        moved = [(new, old) for new, old in zip(unique, previous_unique, strict=True) if new != old]
         labels = {0: "resource"}
         for new, old in moved:
             if old:
@@ -340,4 +337,3 @@ def _to_resource(item: Mapping[str, Any]) -> StoredResource:
     return StoredResource(
         id=item["id"]["S"], version=int(item["version"]["N"]), body=json.loads(item["body"]["S"])
     )
-

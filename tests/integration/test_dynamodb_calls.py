@@ -1,0 +1,68 @@
+"""How many DynamoDB calls each user operation makes: one key lookup or one query per read, one
+transaction per write, and never a Scan."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from provisioning import clients
+
+
+class CallCounter:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, model, **_):  # botocore's before-call event
+        self.calls[model.name] += 1
+
+    @contextmanager
+    def measure(self) -> Iterator[Counter[str]]:
+        self.calls.clear()
+        snapshot: Counter[str] = Counter()
+        yield snapshot
+        snapshot.update(self.calls)
+
+
+@pytest.fixture
+def counter(stack):
+    counting = CallCounter()
+    events = clients.dynamodb().meta.events
+    events.register("before-call.dynamodb", counting)
+    yield counting
+    events.unregister("before-call.dynamodb", counting)
+
+
+def test_calls_per_user_operation(contoso, counter):
+    with counter.measure() as create:
+        user = contoso.create_user("calls@contoso.com", externalId="ext-calls")
+    path = f"/Users/{user['id']}"
+    with counter.measure() as get:
+        contoso.get(path)
+    with counter.measure() as by_user_name:
+        contoso.get('/Users?filter=userName eq "CALLS@contoso.com"')
+    with counter.measure() as by_external_id:
+        contoso.get('/Users?filter=externalId eq "ext-calls"')
+    with counter.measure() as first_page:
+        contoso.get("/Users?startIndex=1&count=100")
+    with counter.measure() as patch:
+        contoso.patch(path, [{"op": "replace", "path": "active", "value": False}])
+    with counter.measure() as unchanged_patch:
+        contoso.patch(path, [{"op": "replace", "path": "active", "value": False}])
+    with counter.measure() as put:
+        contoso.put(path, {"userName": "calls@contoso.com"})
+    with counter.measure() as delete:
+        contoso.delete(path)
+
+    assert create == {"TransactWriteItems": 1}
+    assert get == {"GetItem": 1}
+    assert by_user_name == {"Query": 1}
+    assert by_external_id == {"Query": 1}
+    assert first_page == {"GetItem": 1, "Query": 1}
+    assert patch == {"GetItem": 1, "TransactWriteItems": 1}
+    assert unchanged_patch == {"GetItem": 1}
+    assert put == {"GetItem": 1, "TransactWriteItems": 1}
+    assert delete == {"GetItem": 1, "TransactWriteItems": 1}
