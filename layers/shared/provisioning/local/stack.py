@@ -1,0 +1,155 @@
+"""The local stack: `template.yaml` served on moto, in process or over a real socket."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from provisioning.local.cfn import TemplateError
+from provisioning.local.gateway import HttpRequest, HttpResponse, LocalGateway
+from provisioning.local.lambdas import FunctionRuntime
+from provisioning.local.server import LocalServer
+from provisioning.local.template import SamTemplate
+from provisioning.local.world import MotoWorld, moto_world
+
+TEMPLATE_NAME = "template.yaml"
+# Every caller of this stack is a SCIM client; RFC 7644 §3.1 names this media type.
+DEFAULT_BODY_TYPE = "application/scim+json"
+# Characters a client would send as they are; anything else is percent-encoded for the caller.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+QueryValue = str | Sequence[str]
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest folder holding `template.yaml`: from `start` (or the working directory) up,
+    then from this package's own checkout."""
+    candidates = [(start or Path.cwd()).resolve(), Path(__file__).resolve()]
+    for candidate in candidates:
+        for folder in (candidate, *candidate.parents):
+            if (folder / TEMPLATE_NAME).is_file():
+                return folder
+    raise TemplateError(f"no {TEMPLATE_NAME} above {candidates[0]}")
+
+
+class LocalStack:
+    """The template's HTTP API with its authorizer and functions, running on moto.
+
+    Start it with `LocalStack.start()`; everything it set up is undone when the block exits.
+    """
+
+    def __init__(
+        self,
+        template: SamTemplate,
+        world: MotoWorld,
+        runtime: FunctionRuntime,
+        gateway: LocalGateway,
+    ) -> None:
+        self.template = template
+        self.world = world
+        self.runtime = runtime
+        self.gateway = gateway
+        self._server: LocalServer | None = None
+
+    @classmethod
+    @contextmanager
+    def start(
+        cls,
+        repo_root: Path | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> Iterator[LocalStack]:
+        """Moto active, the template's table created, its environment exported; `clock` (a
+        monotonic seconds source) lets tests move the authorizer cache's time."""
+        root = find_repo_root() if repo_root is None else repo_root
+        template = SamTemplate.load(root / TEMPLATE_NAME)
+        with moto_world(template) as world:
+            runtime = FunctionRuntime(template.functions())
+            gateway = LocalGateway(
+                template.http_api(),
+                runtime,
+                pseudo=template.resolver.pseudo,
+                clock=clock or time.monotonic,
+            )
+            stack = cls(template, world, runtime, gateway)
+            try:
+                yield stack
+            finally:
+                stack.shutdown()
+                runtime.close()
+
+    def create_organization(self, org_id: str, token: str | None = None) -> str:
+        """Create an organization's token secret; returns its SCIM bearer token (the given one,
+        or a freshly issued one)."""
+        from provisioning.auth.tokens import TokenService
+
+        service = TokenService(self.world.client("secretsmanager"), self._token_secret_prefix())
+        return service.create_organization(org_id, token=token)
+
+    def _token_secret_prefix(self) -> str:
+        functions = self.runtime.functions
+        authorizer_functions = [a.function for a in self.gateway.api.authorizers.values()]
+        for logical_id in [*authorizer_functions, *functions]:
+            prefix = functions[logical_id].environment.get("TOKEN_SECRET_PREFIX")
+            if prefix:
+                return prefix
+        from provisioning.settings import Settings
+
+        return str(Settings.model_fields["token_secret_prefix"].default)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
+        query: Mapping[str, QueryValue] | None = None,
+    ) -> HttpResponse:
+        """Send one request through the gateway in process (no socket), as HTTPS on the API's
+        domain. `path` may carry a query string; `query` is appended to it."""
+        sent = dict(headers or {})
+        names = {name.lower() for name in sent}
+        payload: bytes
+        if body is None:
+            payload = b""
+        elif isinstance(body, bytes):
+            payload = body
+        elif isinstance(body, str):
+            payload = body.encode("utf-8")
+        else:
+            payload = json.dumps(body).encode("utf-8")
+            if "content-type" not in names:
+                sent["Content-Type"] = DEFAULT_BODY_TYPE
+        path_part, question, query_part = path.partition("?")
+        target = quote(path_part, safe=_PATH_SAFE)
+        query_string = quote(query_part, safe=_QUERY_SAFE) if question else ""
+        if query:
+            extra = urlencode(query, doseq=True, quote_via=quote)
+            query_string = f"{query_string}&{extra}" if query_string else extra
+        if query_string:
+            target = f"{target}?{query_string}"
+        return self.gateway.handle(
+            HttpRequest(
+                method=method.upper(), target=target, headers=tuple(sent.items()), body=payload
+            )
+        )
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the gateway over HTTP in a background thread; returns its base URL."""
+        if self._server is not None:
+            raise RuntimeError(f"already serving on {self._server.url}")
+        self._server = LocalServer(self.gateway, host, port)
+        return self._server.start()
+
+    def shutdown(self) -> None:
+        """Stop the HTTP server if one runs (idempotent; also done when the stack exits)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

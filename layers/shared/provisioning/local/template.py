@@ -1,0 +1,303 @@
+"""What the local stack needs from the SAM template, read the way SAM and API Gateway read it.
+
+Everything the local stack serves comes from here (routes, authorizers, functions, tables,
+environment), so a route added to `template.yaml` is served locally without touching this package,
+and a route missing from it is a 404 locally as it would be on AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provisioning.local.cfn import PseudoParameters, Resolver, TemplateError, load_template
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+TABLE_TYPE = "AWS::DynamoDB::Table"
+# SAM creates this API for HttpApi events that name no ApiId.
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+DEFAULT_STAGE = "$default"
+DEFAULT_ROUTE = "$default"
+NO_AUTHORIZER = "NONE"
+IAM_AUTHORIZER = "AWS_IAM"
+# Lambda's defaults when the template and its Globals say nothing.
+DEFAULT_TIMEOUT_SECONDS = 3
+DEFAULT_MEMORY_MB = 128
+# API Gateway HTTP APIs give up on an integration after 30 s at most.
+MAX_INTEGRATION_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function as deployed: where its code is, how it is called, its configuration."""
+
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    memory_mb: int
+    timeout_seconds: float
+    environment: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP API route: `ANY /scim/v2/Users/{id}` → a function, behind an authorizer or not."""
+
+    method: str
+    path: str
+    function: str
+    authorizer: str | None
+    timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS
+
+    @property
+    def key(self) -> str:
+        """The routeKey API Gateway puts in events: `$default` or `METHOD /path`."""
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class LambdaAuthorizerSpec:
+    """An HTTP API Lambda authorizer; `ttl_seconds` 0 means API Gateway caches nothing."""
+
+    name: str
+    function: str
+    payload_version: str
+    simple_responses: bool
+    identity_headers: tuple[str, ...]
+    identity_query_strings: tuple[str, ...]
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class HttpApiSpec:
+    """One HTTP API: its id, stage, routes and Lambda authorizers."""
+
+    logical_id: str
+    api_id: str
+    stage: str
+    routes: tuple[Route, ...]
+    authorizers: Mapping[str, LambdaAuthorizerSpec]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table: its physical name and its resolved CloudFormation properties."""
+
+    logical_id: str
+    name: str
+    properties: Mapping[str, Any]
+
+
+def _merge_globals(global_value: Any, local_value: Any) -> Any:
+    """SAM's Globals rule: maps merge (local wins), lists concatenate, scalars are replaced."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = _merge_globals(global_value[key], value) if key in merged else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
+
+
+def _ref_target(value: Any) -> str | None:
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return str(value["Ref"])
+    return None
+
+
+class SamTemplate:
+    """A parsed SAM template with its resolver; paths are relative to the template's folder."""
+
+    def __init__(self, path: Path, document: dict[str, Any], resolver: Resolver) -> None:
+        self.path = path
+        self.root = path.parent
+        self.document = document
+        self.resolver = resolver
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        *,
+        pseudo: PseudoParameters | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> SamTemplate:
+        """Read a template; parameters default to their `Default`."""
+        document = load_template(path)
+        return cls(path, document, Resolver(document, pseudo or PseudoParameters(), parameters))
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """Resources of one type by logical id, skipping those whose Condition is false."""
+        found: dict[str, dict[str, Any]] = {}
+        for logical_id, resource in self.document["Resources"].items():
+            if resource.get("Type") != resource_type:
+                continue
+            condition = resource.get("Condition")
+            if condition is not None and not self.resolver.condition(str(condition)):
+                continue
+            found[logical_id] = resource
+        return found
+
+    def _globals(self, section: str) -> dict[str, Any]:
+        value = (self.document.get("Globals") or {}).get(section) or {}
+        return dict(value)
+
+    def _function_properties(self, logical_id: str) -> dict[str, Any]:
+        resource = self.resources_of_type(FUNCTION_TYPE).get(logical_id)
+        if resource is None:
+            raise TemplateError(f"no function {logical_id!r} in the template")
+        merged: dict[str, Any] = _merge_globals(
+            self._globals("Function"), dict(resource.get("Properties") or {})
+        )
+        return merged
+
+    def environment(self, logical_id: str) -> dict[str, str]:
+        """A function's environment variables, Globals merged and intrinsics resolved."""
+        props = self._function_properties(logical_id)
+        variables = self.resolver.resolve((props.get("Environment") or {}).get("Variables") or {})
+        return {str(name): self.resolver.resolve_str(value) for name, value in variables.items()}
+
+    def function(self, logical_id: str) -> FunctionSpec:
+        """One function, ready to be loaded from its code folder."""
+        props = self._function_properties(logical_id)
+        if props.get("PackageType", "Zip") != "Zip":
+            raise TemplateError(f"{logical_id}: only Zip functions can run locally")
+        code_uri = self.resolver.resolve(props.get("CodeUri"))
+        handler = self.resolver.resolve(props.get("Handler"))
+        if not isinstance(code_uri, str) or not isinstance(handler, str):
+            raise TemplateError(f"{logical_id}: CodeUri and Handler must be local strings")
+        physical = self.resolver.physical(logical_id)
+        return FunctionSpec(
+            logical_id=logical_id,
+            name=physical.ref,
+            arn=physical.attributes["Arn"],
+            code_dir=(self.root / code_uri).resolve(),
+            handler=handler,
+            memory_mb=int(self.resolver.resolve(props.get("MemorySize", DEFAULT_MEMORY_MB))),
+            timeout_seconds=float(
+                self.resolver.resolve(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS))
+            ),
+            environment=self.environment(logical_id),
+        )
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        """Every function of the template by logical id."""
+        return {
+            logical_id: self.function(logical_id)
+            for logical_id in self.resources_of_type(FUNCTION_TYPE)
+        }
+
+    def tables(self) -> list[TableSpec]:
+        """Every DynamoDB table, with the properties CloudFormation would create it from."""
+        return [
+            TableSpec(
+                logical_id=logical_id,
+                name=self.resolver.physical(logical_id).ref,
+                properties=self.resolver.resolve(resource.get("Properties") or {}),
+            )
+            for logical_id, resource in self.resources_of_type(TABLE_TYPE).items()
+        ]
+
+    def http_api(self, logical_id: str | None = None) -> HttpApiSpec:
+        """One HTTP API; without a logical id, the template's only one."""
+        apis = self.http_api_ids()
+        if logical_id is None:
+            if len(apis) != 1:
+                raise TemplateError(f"expected one HTTP API, found {sorted(apis) or 'none'}")
+            logical_id = apis[0]
+        if logical_id not in apis:
+            raise TemplateError(f"no HTTP API {logical_id!r} in the template")
+        resource = self.resources_of_type(HTTP_API_TYPE).get(logical_id, {})
+        props = _merge_globals(self._globals("HttpApi"), dict(resource.get("Properties") or {}))
+        stage = str(self.resolver.resolve(props.get("StageName", DEFAULT_STAGE)))
+        if stage != DEFAULT_STAGE:
+            # A named stage prefixes every path with /<stage>; the local stack serves $default only.
+            raise TemplateError(f"{logical_id}: only the $default stage is served locally")
+        auth = props.get("Auth") or {}
+        authorizers = self._lambda_authorizers(logical_id, auth.get("Authorizers") or {})
+        default = auth.get("DefaultAuthorizer")
+        return HttpApiSpec(
+            logical_id=logical_id,
+            api_id=self.resolver.physical(logical_id).ref,
+            stage=stage,
+            routes=tuple(self._routes(logical_id, default)),
+            authorizers=authorizers,
+        )
+
+    def http_api_ids(self) -> list[str]:
+        """Logical ids of the HTTP APIs, including SAM's implicit one if an event relies on it."""
+        ids = list(self.resources_of_type(HTTP_API_TYPE))
+        for _, props in self._http_api_events():
+            if "ApiId" not in props and IMPLICIT_HTTP_API not in ids:
+                ids.append(IMPLICIT_HTTP_API)
+        return ids
+
+    def _http_api_events(self) -> list[tuple[str, dict[str, Any]]]:
+        events = []
+        for logical_id in self.resources_of_type(FUNCTION_TYPE):
+            props = self._function_properties(logical_id)
+            for event in (props.get("Events") or {}).values():
+                if event.get("Type") == "HttpApi":
+                    events.append((logical_id, dict(event.get("Properties") or {})))
+        return events
+
+    def _routes(self, api_logical_id: str, default_authorizer: Any) -> list[Route]:
+        routes = []
+        for function_id, props in self._http_api_events():
+            api = _ref_target(props["ApiId"]) if "ApiId" in props else IMPLICIT_HTTP_API
+            if api != api_logical_id:
+                continue
+            if str(props.get("PayloadFormatVersion", "2.0")) != "2.0":
+                raise TemplateError(f"{function_id}: only payload format 2.0 is served locally")
+            path = self.resolver.resolve(props.get("Path", DEFAULT_ROUTE))
+            method = self.resolver.resolve(props.get("Method", "ANY"))
+            authorizer = (props.get("Auth") or {}).get("Authorizer", default_authorizer)
+            timeout = props.get("TimeoutInMillis", MAX_INTEGRATION_TIMEOUT_MS)
+            routes.append(
+                Route(
+                    method=str(method).upper(),
+                    path=str(path),
+                    function=function_id,
+                    authorizer=None if authorizer in (None, NO_AUTHORIZER) else str(authorizer),
+                    timeout_ms=min(int(timeout), MAX_INTEGRATION_TIMEOUT_MS),
+                )
+            )
+        return routes
+
+    def _lambda_authorizers(
+        self, api_logical_id: str, declared: Mapping[str, Any]
+    ) -> dict[str, LambdaAuthorizerSpec]:
+        arns = {
+            self.resolver.physical(function_id).attributes["Arn"]: function_id
+            for function_id in self.resources_of_type(FUNCTION_TYPE)
+        }
+        authorizers = {}
+        for name, config in declared.items():
+            if "FunctionArn" not in config:
+                continue  # a JWT authorizer: a route that uses it fails loudly at request time
+            arn = self.resolver.resolve_str(config["FunctionArn"])
+            if arn not in arns:
+                raise TemplateError(f"{api_logical_id}.{name}: {arn} is not a template function")
+            identity = config.get("Identity") or {}
+            authorizers[name] = LambdaAuthorizerSpec(
+                name=name,
+                function=arns[arn],
+                payload_version=self.resolver.resolve_str(
+                    config.get("AuthorizerPayloadFormatVersion", "2.0")
+                ),
+                simple_responses=bool(self.resolver.resolve(config.get("EnableSimpleResponses"))),
+                identity_headers=tuple(
+                    str(header) for header in self.resolver.resolve(identity.get("Headers") or [])
+                ),
+                identity_query_strings=tuple(
+                    str(name) for name in self.resolver.resolve(identity.get("QueryStrings") or [])
+                ),
+                ttl_seconds=int(self.resolver.resolve(identity.get("ReauthorizeEvery", 0))),
+            )
+        return authorizers

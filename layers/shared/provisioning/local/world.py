@@ -1,0 +1,206 @@
+"""A moto world: fake AWS credentials, the template's resources and environment, then a clean exit.
+
+Everything a real account would hold before the first request (the table with its indexes, stream
+and TTL) is created from the template's own properties, so a key schema or index changed in
+`template.yaml` is what the handlers meet locally too.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from provisioning.local.cfn import PhysicalResource
+from provisioning.local.template import SamTemplate, TableSpec
+
+logger = logging.getLogger("provisioning.local")
+
+# Set whatever the template says: no request may reach a real account, and the Powertools
+# features that need one (X-Ray) are off.
+_FORCED_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    # moto with current botocore: DynamoDB Streams calls need account-id endpoints disabled.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+# Used only where the template sets nothing.
+_DEFAULT_ENVIRONMENT = {
+    "POWERTOOLS_METRICS_NAMESPACE": "ScimProvisioningLocal",
+    "POWERTOOLS_SERVICE_NAME": "scim-local",
+}
+# A profile or endpoint override in the developer's shell would send calls past moto.
+_CLEARED_PREFIXES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
+
+# CloudFormation table properties that CreateTable takes as they are.
+_CREATE_TABLE_PROPERTIES = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "TableClass",
+    "DeletionProtectionEnabled",
+    "Tags",
+)
+_INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
+# Properties that change nothing a handler can observe through the API it is allowed to call.
+_IGNORED_TABLE_PROPERTIES = frozenset(
+    {"ContributorInsightsSpecification", "KinesisStreamSpecification", "ResourcePolicy"}
+)
+
+
+@dataclass
+class MotoWorld:
+    """The running fake account: the template it was built from and a session inside it."""
+
+    template: SamTemplate
+    session: boto3.Session
+    tables: Mapping[str, str]
+
+    def client(self, service: str) -> Any:
+        """A boto3 client bound to the fake account (moto intercepts it)."""
+        return self.session.client(service)  # type: ignore[call-overload]
+
+
+def shared_environment(template: SamTemplate) -> dict[str, str]:
+    """Variables every function has with the same value; per-function ones are set per call."""
+    environments = [spec.environment for spec in template.functions().values()]
+    if not environments:
+        return {}
+    first, *others = environments
+    return {
+        name: value
+        for name, value in first.items()
+        if all(other.get(name) == value for other in others)
+    }
+
+
+def reset_containers() -> None:
+    """Forget what the shared package cached per container (settings, clients): a new world is
+    a cold start for every function."""
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("provisioning.") or name.startswith("provisioning.local"):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, functools._lru_cache_wrapper):
+                value.cache_clear()
+
+
+@contextmanager
+def _patched_environment(set_values: Mapping[str, str], cleared: tuple[str, ...]) -> Iterator[None]:
+    removed = [name for name in os.environ if name.startswith(cleared)]
+    touched = set(set_values) | set(removed)
+    saved = {name: os.environ.get(name) for name in touched}
+    for name in removed:
+        del os.environ[name]
+    os.environ.update(set_values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _create_table(client: Any, spec: TableSpec) -> PhysicalResource:
+    props = dict(spec.properties)
+    request: dict[str, Any] = {"TableName": spec.name}
+    request.update({key: props[key] for key in _CREATE_TABLE_PROPERTIES if key in props})
+    if "GlobalSecondaryIndexes" in props:
+        request["GlobalSecondaryIndexes"] = [
+            {key: index[key] for key in _INDEX_KEYS if key in index}
+            for index in props["GlobalSecondaryIndexes"]
+        ]
+    if "StreamSpecification" in props:
+        # CloudFormation enables the stream by naming a view type; the API wants both.
+        view = props["StreamSpecification"]["StreamViewType"]
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
+    if "SSESpecification" in props:
+        sse = props["SSESpecification"]
+        request["SSESpecification"] = {
+            "Enabled": bool(sse.get("SSEEnabled", False)),
+            **{key: sse[key] for key in ("SSEType", "KMSMasterKeyId") if key in sse},
+        }
+    handled = {
+        *_CREATE_TABLE_PROPERTIES,
+        "TableName",
+        "GlobalSecondaryIndexes",
+        "StreamSpecification",
+        "SSESpecification",
+        "TimeToLiveSpecification",
+        "PointInTimeRecoverySpecification",
+    }
+    for key in sorted(set(props) - handled - _IGNORED_TABLE_PROPERTIES):
+        logger.warning("table %s: property %s is not applied locally", spec.logical_id, key)
+
+    description = client.create_table(**request)["TableDescription"]
+    if "TimeToLiveSpecification" in props:
+        ttl = props["TimeToLiveSpecification"]
+        client.update_time_to_live(
+            TableName=spec.name,
+            TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"],
+                "Enabled": bool(ttl.get("Enabled", False)),
+            },
+        )
+    if "PointInTimeRecoverySpecification" in props:
+        pitr = props["PointInTimeRecoverySpecification"]
+        client.update_continuous_backups(
+            TableName=spec.name,
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": bool(pitr.get("PointInTimeRecoveryEnabled", False))
+            },
+        )
+    attributes = {"Arn": description["TableArn"]}
+    if description.get("LatestStreamArn"):
+        attributes["StreamArn"] = description["LatestStreamArn"]
+    return PhysicalResource(ref=spec.name, attributes=attributes)
+
+
+@contextmanager
+def moto_world(template: SamTemplate) -> Iterator[MotoWorld]:
+    """Start moto, create the template's resources, export the functions' shared environment;
+    undo all of it on exit, whatever happened inside."""
+    region = template.resolver.pseudo.region
+    base = {
+        **_DEFAULT_ENVIRONMENT,
+        **_FORCED_ENVIRONMENT,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+    with _patched_environment(base, _CLEARED_PREFIXES):
+        mock = mock_aws()
+        mock.start()
+        try:
+            session = boto3.Session(region_name=region)
+            dynamodb = session.client("dynamodb")
+            tables = {}
+            for spec in template.tables():
+                template.resolver.bind(spec.logical_id, _create_table(dynamodb, spec))
+                tables[spec.logical_id] = spec.name
+            # Resolved only now: a variable may name a table's StreamArn, which moto just chose.
+            environment = {**shared_environment(template), **_FORCED_ENVIRONMENT}
+            with _patched_environment(environment, ()):
+                reset_containers()
+                try:
+                    yield MotoWorld(template=template, session=session, tables=tables)
+                finally:
+                    reset_containers()
+        finally:
+            mock.stop()
