@@ -152,3 +152,18 @@ def test_rename_moves_the_user_name_guard(contoso):
     assert contoso.post("/Users", other).status == 201  # the old name is free again
     clash = contoso.post("/Users", {"userName": "RENAMED@contoso.com"})
     assert clash.status == 409
+
+
+def test_addresses_on_on_premises_domains_are_accepted(contoso):
+    user = contoso.create_user("j.doe@corp.local", emails=[{"type": "work", "value": "j.doe@corp.local"}])
+    assert user["emails"][0]["value"] == "j.doe@corp.local"
+
+
+def test_attribute_names_are_case_insensitive(contoso):
+    user = contoso.create_user("case@contoso.com", DisplayName="Mixed Case")
+    assert user["displayName"] == "Mixed Case"
+    path = f"/Users/{user['id']}"
+    patched = contoso.patch(path, [{"op": "replace", "path": "DISPLAYNAME", "value": "Upper"}]).json()
+    assert patched["displayName"] == "Upper"
+    found = contoso.get('/Users?filter=USERNAME eq "CASE@contoso.com"&attributes=DisplayName').json()
+    assert found["Resources"][0]["displayName"] == "Upper"

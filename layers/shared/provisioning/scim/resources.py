@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import email_validator
 from pydantic import Field
 from scim2_models import (
     AuthenticationScheme,
@@ -29,6 +30,11 @@ from scim2_models import (
     Sort,
     User,
 )
+
+# Directories synced from on-premises AD carry addresses on special-use domains (`user@corp.local`);
+# the identity provider is the authority on its users' addresses, so none of them is refused here.
+# Emptying this list is email-validator's documented way to accept those domains.
+email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
 
 MAX_RESULTS = 200
 """The most resources one list response holds (ServiceProviderConfig `filter.maxResults`)."""
