@@ -155,7 +155,9 @@ def test_rename_moves_the_user_name_guard(contoso):
 
 
 def test_addresses_on_on_premises_domains_are_accepted(contoso):
-    user = contoso.create_user("j.doe@corp.local", emails=[{"type": "work", "value": "j.doe@corp.local"}])
+    user = contoso.create_user(
+        "j.doe@corp.local", emails=[{"type": "work", "value": "j.doe@corp.local"}]
+    )
     assert user["emails"][0]["value"] == "j.doe@corp.local"
 
 
@@ -163,7 +165,11 @@ def test_attribute_names_are_case_insensitive(contoso):
     user = contoso.create_user("case@contoso.com", DisplayName="Mixed Case")
     assert user["displayName"] == "Mixed Case"
     path = f"/Users/{user['id']}"
-    patched = contoso.patch(path, [{"op": "replace", "path": "DISPLAYNAME", "value": "Upper"}]).json()
+    patched = contoso.patch(
+        path, [{"op": "replace", "path": "DISPLAYNAME", "value": "Upper"}]
+    ).json()
     assert patched["displayName"] == "Upper"
-    found = contoso.get('/Users?filter=USERNAME eq "CASE@contoso.com"&attributes=DisplayName').json()
+    found = contoso.get(
+        '/Users?filter=USERNAME eq "CASE@contoso.com"&attributes=DisplayName'
+    ).json()
     assert found["Resources"][0]["displayName"] == "Upper"
