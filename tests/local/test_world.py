@@ -70,9 +70,7 @@ def test_create_organization_stores_the_token_digest(stack: LocalStack) -> None:
     token = stack.create_organization("acme")
     assert token.startswith("scim_acme_")
     # The prefix comes from the template (`!Sub "scim/${AWS::Region}/"`).
-    secret = boto3.client("secretsmanager").get_secret_value(
-        SecretId="scim/us-east-1/acme/tokens"
-    )
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId="scim/us-east-1/acme/tokens")
     assert token not in secret["SecretString"]
 
 
