@@ -3,9 +3,11 @@ refusal, 500 on a failure, and one answer cached per identity source for Reautho
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from provisioning.local import LocalStack
 
-from .conftest import GOOD, FakeClock, last_authorizer_event, seen
+from .conftest import GOOD, FakeClock, last_authorizer_event, seen, write_project
 
 
 def authorizer_calls(stack: LocalStack, headers: dict[str, str] = GOOD) -> int:
@@ -75,3 +77,39 @@ def test_failures_are_not_cached(stack: LocalStack) -> None:
     event = last_authorizer_event(stack.template.root)
     assert event is not None
     assert event["rawPath"] == "/items/1"
+
+
+POLICY_APP = """\
+def handler(event, context):
+    effect = "Allow" if event["headers"]["authorization"] == "Bearer good" else "Deny"
+    api = event["routeArn"].split("/", 1)[0]
+    return {
+        "principalId": "idp",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": effect,
+                    "Resource": [api + "/*/GET/items"],
+                }
+            ],
+        },
+        "context": {"orgId": "acme"},
+    }
+"""
+
+
+def test_iam_policy_answers_are_evaluated_against_the_route_arn(tmp_path: Path) -> None:
+    root = write_project(tmp_path)
+    template = root / "template.yaml"
+    template.write_text(
+        template.read_text().replace("EnableSimpleResponses: true", "EnableSimpleResponses: false")
+    )
+    (root / "functions" / "auth" / "app.py").write_text(POLICY_APP)
+    with LocalStack.start(root) as stack:
+        allowed = seen(stack.request("GET", "/items", headers=GOOD))
+        assert allowed["event"]["requestContext"]["authorizer"] == {"lambda": {"orgId": "acme"}}
+        # The cached policy is applied to each route: it does not cover /items/1.
+        assert stack.request("GET", "/items/1", headers=GOOD).status == 403
+        assert stack.request("GET", "/items", headers={"Authorization": "Bearer x"}).status == 403

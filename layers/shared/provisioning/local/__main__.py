@@ -16,7 +16,9 @@ DEMO_ORG = "demo"
 
 def main() -> int:
     """Start, print the SCIM URL and token, serve until asked to stop; 0 on a clean stop."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    # Our one line per request; other libraries (botocore, moto) only when something is wrong.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("provisioning.local").setLevel(logging.INFO)
     port = int(os.environ.get("PORT", "8000"))
     stop = threading.Event()
 

@@ -42,7 +42,9 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         if length < 0:
             raise _BadRequestError("bad Content-Length")
         if length > MAX_PAYLOAD_BYTES:
-            return b"\0" * (MAX_PAYLOAD_BYTES + 1)  # the gateway answers 413; the rest is unread
+            # The gateway answers 413; the body stays unread, so the connection cannot be reused.
+            self.close_connection = True
+            return b"\0" * (MAX_PAYLOAD_BYTES + 1)
         return self.rfile.read(length)
 
     def _read_chunked(self) -> bytes:

@@ -104,7 +104,9 @@ def reset_containers() -> None:
         if not name.startswith("provisioning.") or name.startswith("provisioning.local"):
             continue
         for value in list(vars(module).values()):
-            if isinstance(value, functools._lru_cache_wrapper):
+            # functools.cache / lru_cache wrappers; classes are skipped (pydantic models have
+            # unrelated attributes).
+            if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
                 value.cache_clear()
 
 
