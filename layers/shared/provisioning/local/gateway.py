@@ -395,16 +395,13 @@ class LocalGateway:
                 answer = self._runtime.invoke(authorizer.function, event)
             except FunctionError:
                 return gateway_error(500, "Internal Server Error")
-            if not isinstance(answer, dict):
-                logger.error("authorizer %s returned %r, not an object", authorizer.name, answer)
+            if not isinstance(answer, dict) or _decide(authorizer, answer, "") is None:
+                # Like a failure, a malformed answer is not cached: the next request asks again.
+                logger.error("authorizer %s returned a malformed answer", authorizer.name)
                 return gateway_error(500, "Internal Server Error")
             self._remember(authorizer, identity, answer)
         route_arn = self._authorizer_event(prepared, identity)["routeArn"]
-        allowed = _decide(authorizer, answer, route_arn)
-        if allowed is None:
-            logger.error("authorizer %s returned a malformed answer", authorizer.name)
-            return gateway_error(500, "Internal Server Error")
-        if not allowed:
+        if not _decide(authorizer, answer, route_arn):
             return gateway_error(403, "Forbidden")
         return answer.get("context")
 
