@@ -28,5 +28,8 @@ format: $(BIN)/activate
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench: $(BIN)/activate ## Print the benchmark figures quoted in the README (not a test).
+	$(BIN)/python -m tests.bench
+
 clean:
 	rm -rf $(VENV) .aws-sam

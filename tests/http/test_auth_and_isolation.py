@@ -18,9 +18,10 @@ def assert_scim_401(response):
     [
         "Bearer not-a-token",
         "Basic dXNlcjpwYXNz",
-        "Bearer " + new_token("contoso"),  # well formed, never issued
-        "Bearer " + new_token("nosuchorg"),  # organization without a secret
+        "Bearer scim_contoso_" + "A" * 43,  # well formed, never issued
+        "Bearer scim_nosuchorg_" + "B" * 43,  # organization without a secret
     ],
+    ids=["not-a-token", "basic-scheme", "never-issued", "unknown-organization"],
 )
 def test_bad_tokens_get_a_scim_401_with_a_bearer_challenge(contoso, authorization):
     response = contoso.stack.request(

@@ -21,6 +21,7 @@ import botocore.session
 from moto import mock_aws
 
 from provisioning.local.cfn import PhysicalResource
+from provisioning.local.moto_dynamodb import atomic_transactions
 from provisioning.local.template import SamTemplate, TableSpec
 
 logger = logging.getLogger("provisioning.local")
@@ -194,7 +195,7 @@ def moto_world(template: SamTemplate) -> Iterator[MotoWorld]:
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
-    with _patched_environment(base, _CLEARED_PREFIXES):
+    with _patched_environment(base, _CLEARED_PREFIXES), atomic_transactions():
         mock = mock_aws()
         mock.start()
         try:

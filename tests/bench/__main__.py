@@ -1,0 +1,133 @@
+"""`make bench`: cold-start import cost of each handler and per-operation DynamoDB calls and
+latency of the user operations, on the local stack (moto). Figures, not assertions: the suite's
+tests own correctness; this prints what the README and the issue notes quote."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from provisioning import clients
+from provisioning.local import LocalStack
+from tests.conftest import REPO_ROOT, ScimClient
+
+IMPORT_RUNS = 5
+OPERATION_RUNS = 30
+POPULATION = int(os.environ.get("BENCH_USERS", "1000"))
+
+_IMPORT_PROBE = """
+import importlib.util, sys, time
+start = time.perf_counter()
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print((time.perf_counter() - start) * 1000)
+"""
+
+
+def cold_import_ms(function: str) -> float:
+    """Median wall time to import a handler module in a fresh interpreter (Lambda's INIT)."""
+    env = os.environ | {
+        "TABLE_NAME": "bench-table",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": f"scim-{function}",
+    }
+    path = str(REPO_ROOT / "functions" / function / "app.py")
+    runs = [
+        float(
+            subprocess.run(  # noqa: S603 - our own interpreter and file
+                [sys.executable, "-c", _IMPORT_PROBE, path],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            ).stdout
+        )
+        for _ in range(IMPORT_RUNS)
+    ]
+    return statistics.median(runs)
+
+
+class Calls:
+    """Counts DynamoDB API calls through botocore's before-call event."""
+
+    def __init__(self) -> None:
+        self.counter: Counter[str] = Counter()
+        clients.dynamodb().meta.events.register("before-call.dynamodb", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.counter[model.name] += 1
+
+
+def measure(calls: Calls, operation: Callable[[int], Any]) -> tuple[float, str]:
+    """Median latency in ms over OPERATION_RUNS runs, and the DynamoDB calls of one run."""
+    timings = []
+    per_run: Counter[str] = Counter()
+    for run in range(OPERATION_RUNS):
+        calls.counter.clear()
+        start = time.perf_counter()
+        operation(run)
+        timings.append((time.perf_counter() - start) * 1000)
+        per_run = Counter(calls.counter)
+    described = ", ".join(f"{n} {name}" for name, n in sorted(per_run.items())) or "none"
+    return statistics.median(timings), described
+
+
+def user_operations() -> list[tuple[str, float, str]]:
+    with LocalStack.start(REPO_ROOT) as stack:
+        client = ScimClient(stack, stack.create_organization("bench"))
+        users = [client.create_user(f"user{n:05d}@bench.example")["id"] for n in range(POPULATION)]
+        calls = Calls()
+        operations: list[tuple[str, Callable[[int], Any]]] = [
+            ("POST /Users", lambda n: client.create_user(f"new{n}@bench.example")),
+            ("GET /Users/{id}", lambda n: client.get(f"/Users/{users[n]}")),
+            (
+                "GET /Users?filter=userName eq",
+                lambda n: client.get(f'/Users?filter=userName eq "user{n:05d}@bench.example"'),
+            ),
+            ("GET /Users?startIndex=1&count=100", lambda n: client.get("/Users?count=100")),
+            (
+                "GET /Users?startIndex=901&count=100",
+                lambda n: client.get("/Users?startIndex=901&count=100"),
+            ),
+            (
+                "PATCH /Users/{id} (active)",
+                lambda n: client.patch(
+                    f"/Users/{users[n]}", [{"op": "Replace", "path": "active", "value": "False"}]
+                ),
+            ),
+            (
+                "PUT /Users/{id}",
+                lambda n: client.put(
+                    f"/Users/{users[n]}", {"userName": f"user{n:05d}@bench.example", "title": "t"}
+                ),
+            ),
+            ("DELETE /Users/{id}", lambda n: client.delete(f"/Users/{users[-1 - n]}")),
+        ]
+        return [(name, *measure(calls, operation)) for name, operation in operations]
+
+
+def main() -> None:
+    print(
+        "Cold import of each handler module (median of 5 fresh interpreters, Python "
+        f"{sys.version_info.major}.{sys.version_info.minor}, this machine):"
+    )
+    for function in ("authorizer", "users", "discovery"):
+        print(f"  {function:<11} {cold_import_ms(function):7.0f} ms")
+    print(
+        f"\nUser operations on the local stack (moto), {POPULATION} users in the organization, "
+        f"median of {OPERATION_RUNS} runs, through authorizer + handler:"
+    )
+    print(f"  {'operation':<38} {'ms':>7}  DynamoDB calls")
+    for name, median_ms, described in user_operations():
+        print(f"  {name:<38} {median_ms:7.1f}  {described}")
+
+
+if __name__ == "__main__":
+    main()
