@@ -100,3 +100,19 @@ def test_make_run_prints_url_and_token_then_stops_cleanly_on_sigterm() -> None:
     assert process.returncode == 0
     assert "Traceback" not in stderr
     assert "GET /scim/v2/ServiceProviderConfig 200" in stderr
+
+
+def test_make_run_refuses_a_demo_token_that_does_not_name_the_demo_organization() -> None:
+    env = {**os.environ, "PORT": "0", "SCIM_DEMO_TOKEN": "hello"}
+    finished = subprocess.run(
+        [sys.executable, "-m", "provisioning.local"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 2
+    assert "SCIM_DEMO_TOKEN must be a token of the demo organization" in finished.stderr
+    assert "Traceback" not in finished.stderr

@@ -9,6 +9,7 @@ import sys
 import threading
 from types import FrameType
 
+from provisioning.auth.tokens import organization_of
 from provisioning.local.stack import LocalStack
 
 DEMO_ORG = "demo"
@@ -28,8 +29,17 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    demo_token = os.environ.get("SCIM_DEMO_TOKEN") or None
+    if demo_token is not None and organization_of(demo_token) != DEMO_ORG:
+        print(
+            "SCIM_DEMO_TOKEN must be a token of the demo organization: scim_demo_ followed by at "
+            "least 43 URL-safe characters (256 bits), e.g.\n  export SCIM_DEMO_TOKEN=scim_demo_"
+            '$(python3 -c "import secrets; print(secrets.token_urlsafe(32))")',
+            file=sys.stderr,
+        )
+        return 2
     with LocalStack.start() as stack:
-        token = stack.create_organization(DEMO_ORG, token=os.environ.get("SCIM_DEMO_TOKEN") or None)
+        token = stack.create_organization(DEMO_ORG, token=demo_token)
         try:
             base_url = stack.serve(host="127.0.0.1", port=port)
         except OSError as exc:
