@@ -31,5 +31,23 @@ format: $(BIN)/activate
 bench: $(BIN)/activate ## Print the benchmark figures quoted in the README (not a test).
 	$(BIN)/python -m tests.bench
 
+# The SAM CLI pins versions that would downgrade pydantic and boto3 in .venv: it gets its own venv.
+SAM_VENV := .venv-sam
+SAM_BIN := $(SAM_VENV)/bin
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=$${AWS_REGION:-us-east-1}
+
+$(SAM_BIN)/sam:
+	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_BIN)/pip install --quiet --upgrade pip
+	$(SAM_BIN)/pip install --quiet "aws-sam-cli>=1.170" "cfn-lint>=1.51"
+	touch $(SAM_BIN)/sam
+
+validate: $(SAM_BIN)/sam ## Validate template.yaml: sam validate --lint, then cfn-lint.
+	$(SAM_ENV) $(SAM_BIN)/sam validate --lint --template-file template.yaml
+	$(SAM_BIN)/cfn-lint template.yaml
+
+build: $(SAM_BIN)/sam ## sam build without containers (layer and functions by their Makefiles) into .aws-sam/build.
+	$(SAM_ENV) $(SAM_BIN)/sam build --template-file template.yaml
+
 clean:
 	rm -rf $(VENV) .aws-sam
