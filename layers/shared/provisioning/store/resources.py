@@ -1,39 +1,40 @@
 """SCIM resources in the single table.
 
-Item layout (all of an organization's directory under partition `ORG#<org>`):
-- resource          sk `<Kind>#<id>`; `body` (JSON), `version`; GSI1/GSI2 keys of its unique
-                    attributes
+Item layout (an organization's resources under partition `ORG#<org>`):
+- resource          sk `<Kind>#<id>`; `body` (JSON), `version`, `lastModified`; GSI1/GSI2 keys of
+                    its unique attributes
 - uniqueness guard  sk `UNIQUE#<Kind>#<attribute>#<key>`; `ownerId` (one per unique value, so two
                     writers of one userName cannot both commit: a transactional conditional put)
 - counter           sk `COUNT#<Kind>`; `total`, kept in the same transactions, for `totalResults`
+
+Writers may add their own items (memberships, outbox events) to a resource's transaction.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-from scim2_models import UniquenessException
+from provisioning.store.dynamo import (
+    Item,
+    StaleVersionError,
+    batch_get,
+    key,
+    n,
+    org_pk,
+    s,
+    transact,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import (
-        AttributeValueTypeDef,
-        TransactWriteItemTypeDef,
-    )
-
-Item = dict[str, "AttributeValueTypeDef"]
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 _INDEXES = (("GSI1", "gsi1pk", "gsi1sk"), ("GSI2", "gsi2pk", "gsi2sk"))
-_TRANSACTION_ATTEMPTS = 5
 
-
-class StaleVersionError(Exception):
-    """The resource changed since it was read (optimistic lock lost)."""
+__all__ = ["Page", "ResourceStore", "StaleVersionError", "StoredResource", "UniqueValue"]
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,7 @@ class Page:
     last_id: str | None
 
 
-def _org_pk(org_id: str) -> str:
-    return f"ORG#{org_id}"
-
-
-def _resource_sk(kind: str, resource_id: str) -> str:
+def resource_sk(kind: str, resource_id: str) -> str:
     return f"{kind}#{resource_id}"
 
 
@@ -73,12 +70,8 @@ def _guard_sk(kind: str, unique: UniqueValue) -> str:
     return f"UNIQUE#{kind}#{unique.attribute}#{unique.key}"
 
 
-def _s(value: str) -> AttributeValueTypeDef:
-    return {"S": value}
-
-
-def _n(value: int) -> AttributeValueTypeDef:
-    return {"N": str(value)}
+def _index_pk(org_id: str, kind: str, position: int) -> str:
+    return f"ORG#{org_id}#{kind}#{position}"
 
 
 class ResourceStore:
@@ -95,13 +88,28 @@ class ResourceStore:
         """One strongly consistent GetItem."""
         response = self._client.get_item(
             TableName=self._table,
-            Key={"pk": _s(_org_pk(org_id)), "sk": _s(_resource_sk(kind, resource_id))},
+            Key=key(org_pk(org_id), resource_sk(kind, resource_id)),
             ConsistentRead=True,
         )
         item = response.get("Item")
         return _to_resource(item) if item else None
 
-    def find_unique(self, org_id: str, kind: str, position: int, key: str) -> list[StoredResource]:
+    def get_many(self, org_id: str, kind: str, ids: Sequence[str]) -> dict[str, StoredResource]:
+        """The existing resources among `ids`, by id: BatchGetItem, 100 ids a call."""
+        keys = [key(org_pk(org_id), resource_sk(kind, i)) for i in dict.fromkeys(ids)]
+        found = (_to_resource(item) for item in batch_get(self._client, self._table, keys))
+        return {resource.id: resource for resource in found}
+
+    def existing_ids(self, org_id: str, kind: str, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are resources of this kind (reads keys only)."""
+        keys = [key(org_pk(org_id), resource_sk(kind, i)) for i in dict.fromkeys(ids)]
+        prefix = len(resource_sk(kind, ""))
+        found = batch_get(self._client, self._table, keys, "sk")
+        return {item["sk"]["S"][prefix:] for item in found}
+
+    def find_unique(
+        self, org_id: str, kind: str, position: int, value: str
+    ) -> list[StoredResource]:
         """Resources whose `position`-th unique attribute has this key: one Query on its index."""
         index, pk_name, sk_name = _INDEXES[position]
         response = self._client.query(
@@ -110,17 +118,15 @@ class ResourceStore:
             KeyConditionExpression="#pk = :pk AND #sk = :sk",
             ExpressionAttributeNames={"#pk": pk_name, "#sk": sk_name},
             ExpressionAttributeValues={
-                ":pk": _s(_index_pk(org_id, kind, position)),
-                ":sk": _s(key),
+                ":pk": s(_index_pk(org_id, kind, position)),
+                ":sk": s(value),
             },
         )
         return [_to_resource(item) for item in response.get("Items", [])]
 
     def count(self, org_id: str, kind: str) -> int:
         response = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": _s(_org_pk(org_id)), "sk": _s(f"COUNT#{kind}")},
-            ConsistentRead=True,
+            TableName=self._table, Key=key(org_pk(org_id), f"COUNT#{kind}"), ConsistentRead=True
         )
         item = response.get("Item")
         return int(item["total"]["N"]) if item and "N" in item["total"] else 0
@@ -130,18 +136,12 @@ class ResourceStore:
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {
-                ":pk": _s(_org_pk(org_id)),
-                ":prefix": _s(f"{kind}#"),
-            },
+            "ExpressionAttributeValues": {":pk": s(org_pk(org_id)), ":prefix": s(f"{kind}#")},
             "ConsistentRead": True,
             "Limit": limit,
         }
         if after_id is not None:
-            arguments["ExclusiveStartKey"] = {
-                "pk": _s(_org_pk(org_id)),
-                "sk": _s(_resource_sk(kind, after_id)),
-            }
+            arguments["ExclusiveStartKey"] = key(org_pk(org_id), resource_sk(kind, after_id))
         response = self._client.query(**arguments)
         resources = [_to_resource(item) for item in response.get("Items", [])]
         more = "LastEvaluatedKey" in response and resources
@@ -160,11 +160,16 @@ class ResourceStore:
     # --- writes ------------------------------------------------------------------------------
 
     def create(
-        self, org_id: str, kind: str, resource: StoredResource, unique: Sequence[UniqueValue | None]
+        self,
+        org_id: str,
+        kind: str,
+        resource: StoredResource,
+        unique: Sequence[UniqueValue | None],
+        extra: Sequence[TransactWriteItemTypeDef] = (),
     ) -> None:
-        """Put the resource, claim its unique values and count it, all or nothing.
+        """Put the resource, claim its unique values and count it, with `extra`, all or nothing.
         Raises UniquenessException naming the attribute whose value is taken."""
-        pk = _org_pk(org_id)
+        pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
@@ -175,8 +180,12 @@ class ResourceStore:
             },
             self._count_change(pk, kind, +1),
         ]
-        guards = [self._claim(pk, kind, value, resource.id) for value in unique if value]
-        self._transact(items + guards, _guard_labels(items, unique))
+        labels = {0: "resource"}
+        for value in unique:
+            if value:
+                labels[len(items)] = value.attribute
+                items.append(self._claim(pk, kind, value, resource.id))
+        transact(self._client, [*items, *extra], labels)
 
     def replace(
         self,
@@ -186,50 +195,85 @@ class ResourceStore:
         unique: Sequence[UniqueValue | None],
         previous_unique: Sequence[UniqueValue | None],
         expected_version: int,
+        extra: Sequence[TransactWriteItemTypeDef] = (),
     ) -> None:
         """Overwrite the resource if it is still at `expected_version`, moving the uniqueness
         guards of changed values. Raises StaleVersionError or UniquenessException."""
-        pk = _org_pk(org_id)
+        pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self._table,
                     "Item": _to_item(org_id, kind, resource, unique),
                     "ConditionExpression": "version = :expected",
-                    "ExpressionAttributeValues": {":expected": _n(expected_version)},
+                    "ExpressionAttributeValues": {":expected": n(expected_version)},
                 }
             }
         ]
-        moved = [(new, old) for new, old in zip(unique, previous_unique, strict=True) if new != old]
         labels = {0: "resource"}
-        for new, old in moved:
+        for new, old in zip(unique, previous_unique, strict=True):
+            if new == old:
+                continue
             if old:
                 items.append(self._release(pk, kind, old, resource.id))
             if new:
                 labels[len(items)] = new.attribute
                 items.append(self._claim(pk, kind, new, resource.id))
-        self._transact(items, labels)
+        transact(self._client, [*items, *extra], labels)
+
+    def touch(
+        self,
+        org_id: str,
+        kind: str,
+        resource_id: str,
+        last_modified: str,
+        expected_version: int | None,
+        extra: Sequence[TransactWriteItemTypeDef] = (),
+    ) -> None:
+        """Record a change that lives outside the resource's item (its members): a new version and
+        `lastModified`, with `extra`, atomically. Without `expected_version` concurrent touches
+        all succeed, so writers of different members never conflict."""
+        condition = "attribute_exists(pk)"
+        values = {":one": n(1), ":now": s(last_modified)}
+        if expected_version is not None:
+            condition = "version = :expected"
+            values[":expected"] = n(expected_version)
+        update: TransactWriteItemTypeDef = {
+            "Update": {
+                "TableName": self._table,
+                "Key": key(org_pk(org_id), resource_sk(kind, resource_id)),
+                "UpdateExpression": "SET lastModified = :now ADD version :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+        }
+        transact(self._client, [update, *extra], {0: "resource"})
 
     def delete(
-        self, org_id: str, kind: str, resource: StoredResource, unique: Sequence[UniqueValue | None]
+        self,
+        org_id: str,
+        kind: str,
+        resource: StoredResource,
+        unique: Sequence[UniqueValue | None],
+        extra: Sequence[TransactWriteItemTypeDef] = (),
     ) -> None:
         """Delete the resource at its read version, release its unique values, uncount it."""
-        pk = _org_pk(org_id)
+        pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": {"pk": _s(pk), "sk": _s(_resource_sk(kind, resource.id))},
+                    "Key": key(pk, resource_sk(kind, resource.id)),
                     "ConditionExpression": "version = :expected",
-                    "ExpressionAttributeValues": {":expected": _n(resource.version)},
+                    "ExpressionAttributeValues": {":expected": n(resource.version)},
                 }
             },
             self._count_change(pk, kind, -1),
         ]
         items += [self._release(pk, kind, value, resource.id) for value in unique if value]
-        self._transact(items, {0: "resource"})
+        transact(self._client, [*items, *extra], {0: "resource"})
 
-    # --- transaction plumbing ----------------------------------------------------------------
+    # --- transaction items -------------------------------------------------------------------
 
     def _claim(
         self, pk: str, kind: str, value: UniqueValue, owner_id: str
@@ -237,14 +281,10 @@ class ResourceStore:
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": {
-                    "pk": _s(pk),
-                    "sk": _s(_guard_sk(kind, value)),
-                    "ownerId": _s(owner_id),
-                },
+                "Item": {**key(pk, _guard_sk(kind, value)), "ownerId": s(owner_id)},
                 # The owner may re-claim its own value (e.g. a case-only rename of userName).
                 "ConditionExpression": "attribute_not_exists(pk) OR ownerId = :owner",
-                "ExpressionAttributeValues": {":owner": _s(owner_id)},
+                "ExpressionAttributeValues": {":owner": s(owner_id)},
             }
         }
 
@@ -254,9 +294,9 @@ class ResourceStore:
         return {
             "Delete": {
                 "TableName": self._table,
-                "Key": {"pk": _s(pk), "sk": _s(_guard_sk(kind, value))},
+                "Key": key(pk, _guard_sk(kind, value)),
                 "ConditionExpression": "attribute_not_exists(pk) OR ownerId = :owner",
-                "ExpressionAttributeValues": {":owner": _s(owner_id)},
+                "ExpressionAttributeValues": {":owner": s(owner_id)},
             }
         }
 
@@ -264,76 +304,47 @@ class ResourceStore:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": {"pk": _s(pk), "sk": _s(f"COUNT#{kind}")},
+                "Key": key(pk, f"COUNT#{kind}"),
                 "UpdateExpression": "ADD #total :delta",
                 "ExpressionAttributeNames": {"#total": "total"},
-                "ExpressionAttributeValues": {":delta": _n(delta)},
+                "ExpressionAttributeValues": {":delta": n(delta)},
             }
         }
 
-    def _transact(self, items: list[TransactWriteItemTypeDef], labels: Mapping[int, str]) -> None:
-        """Run the transaction; retry only what DynamoDB says may succeed on retry (a conflict
-        with a concurrent transaction), and translate failed conditions by the item that failed."""
-        for attempt in range(_TRANSACTION_ATTEMPTS):
-            try:
-                self._client.transact_write_items(TransactItems=items)
-                return
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = [
-                    r.get("Code", "None") for r in error.response.get("CancellationReasons", [])
-                ]
-                failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
-                if failed:
-                    raise _condition_failure(labels.get(failed[0], "resource")) from error
-                if "TransactionConflict" not in reasons or attempt == _TRANSACTION_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.02 * 2**attempt)
-
-
-def _guard_labels(
-    items: Sequence[TransactWriteItemTypeDef], unique: Sequence[UniqueValue | None]
-) -> dict[int, str]:
-    labels = {0: "resource"}
-    position = len(items)
-    for value in unique:
-        if value:
-            labels[position] = value.attribute
-            position += 1
-    return labels
-
-
-def _condition_failure(label: str) -> Exception:
-    if label == "resource":
-        return StaleVersionError()
-    return UniquenessException(detail=f"{label} is already in use in this organization")
-
-
-def _index_pk(org_id: str, kind: str, position: int) -> str:
-    return f"ORG#{org_id}#{kind}#{position}"
+    def exists_check(self, org_id: str, kind: str, resource_id: str) -> TransactWriteItemTypeDef:
+        """A transaction item that fails unless the resource exists (e.g. a member being added)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key(org_pk(org_id), resource_sk(kind, resource_id)),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
 
 
 def _to_item(
     org_id: str, kind: str, resource: StoredResource, unique: Sequence[UniqueValue | None]
 ) -> Item:
     item: Item = {
-        "pk": _s(_org_pk(org_id)),
-        "sk": _s(_resource_sk(kind, resource.id)),
-        "kind": _s(kind),
-        "id": _s(resource.id),
-        "version": _n(resource.version),
-        "body": _s(json.dumps(resource.body, separators=(",", ":"))),
+        **key(org_pk(org_id), resource_sk(kind, resource.id)),
+        "kind": s(kind),
+        "id": s(resource.id),
+        "version": n(resource.version),
+        "body": s(json.dumps(resource.body, separators=(",", ":"))),
     }
+    last_modified = (resource.body.get("meta") or {}).get("lastModified")
+    if last_modified:
+        item["lastModified"] = s(last_modified)
     for position, value in enumerate(unique):
         if value and position < len(_INDEXES):
             _, pk_name, sk_name = _INDEXES[position]
-            item[pk_name] = _s(_index_pk(org_id, kind, position))
-            item[sk_name] = _s(value.key)
+            item[pk_name] = s(_index_pk(org_id, kind, position))
+            item[sk_name] = s(value.key)
     return item
 
 
 def _to_resource(item: Mapping[str, Any]) -> StoredResource:
-    return StoredResource(
-        id=item["id"]["S"], version=int(item["version"]["N"]), body=json.loads(item["body"]["S"])
-    )
+    body = json.loads(item["body"]["S"])
+    if "lastModified" in item and isinstance(body.get("meta"), dict):
+        body["meta"]["lastModified"] = item["lastModified"]["S"]
+    return StoredResource(id=item["id"]["S"], version=int(item["version"]["N"]), body=body)

@@ -1,0 +1,94 @@
+"""Low-level DynamoDB plumbing the stores share: attribute values, keys, transactions, batches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from scim2_models import UniquenessException
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+Item = dict[str, "AttributeValueTypeDef"]
+
+MAX_TRANSACTION_ITEMS = 100
+_BATCH_GET_KEYS = 100
+_TRANSACTION_ATTEMPTS = 5
+_BATCH_ATTEMPTS = 8
+
+
+class StaleVersionError(Exception):
+    """The resource changed since it was read (optimistic lock lost)."""
+
+
+def s(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def n(value: int) -> AttributeValueTypeDef:
+    return {"N": str(value)}
+
+
+def org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def key(pk: str, sk: str) -> Item:
+    return {"pk": s(pk), "sk": s(sk)}
+
+
+def transact(
+    client: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef], labels: Mapping[int, str]
+) -> None:
+    """Run one transaction. Retry only what DynamoDB says may succeed on retry (a conflict with a
+    concurrent transaction); a failed condition raises by the label of the item that failed:
+    "resource" → StaleVersionError, any other label → UniquenessException naming it."""
+    for attempt in range(_TRANSACTION_ATTEMPTS):
+        try:
+            client.transact_write_items(TransactItems=list(items))
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+            if failed:
+                label = labels.get(failed[0], "resource")
+                if label == "resource":
+                    raise StaleVersionError from error
+                raise UniquenessException(
+                    detail=f"{label} is already in use in this organization"
+                ) from error
+            if "TransactionConflict" not in reasons or attempt == _TRANSACTION_ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * 2**attempt)
+
+
+def batch_get(
+    client: DynamoDBClient, table: str, keys: Sequence[Item], projection: str | None = None
+) -> Iterator[Item]:
+    """Every existing item among `keys`, 100 keys a call, retrying what DynamoDB leaves
+    unprocessed (with back-off, as its documentation asks)."""
+    for start in range(0, len(keys), _BATCH_GET_KEYS):
+        request: dict[str, Any] = {"Keys": list(keys[start : start + _BATCH_GET_KEYS])}
+        if projection:
+            request["ProjectionExpression"] = projection
+        pending: dict[str, Any] = {table: request}
+        for attempt in range(_BATCH_ATTEMPTS):
+            response = client.batch_get_item(RequestItems=pending)
+            yield from response.get("Responses", {}).get(table, [])
+            pending = dict(response.get("UnprocessedKeys") or {})
+            if not pending:
+                break
+            time.sleep(0.02 * 2**attempt)
+        else:
+            raise RuntimeError("DynamoDB left keys unprocessed after retries")
+
+
+def in_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
