@@ -39,7 +39,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=$${AWS_REGION:-us-east-1}
 $(SAM_BIN)/sam:
 	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_BIN)/pip install --quiet --upgrade pip
-	$(SAM_BIN)/pip install --quiet "aws-sam-cli>=1.170" "cfn-lint>=1.51"
+	$(SAM_BIN)/pip install --quiet "aws-sam-cli>=1.170" "cfn-lint>=1.58"
 	touch $(SAM_BIN)/sam
 
 validate: $(SAM_BIN)/sam ## Validate template.yaml: sam validate --lint, then cfn-lint.
