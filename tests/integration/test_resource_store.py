@@ -80,7 +80,7 @@ def test_rename_to_a_taken_value_is_a_uniqueness_conflict(store):
 def test_delete_releases_unique_values_and_uncounts(store):
     resource, unique = user("u1", "Alice")
     store.create(ORG, "User", resource, unique)
-    store.delete(ORG, "User", resource, unique)
+    store.commit(store.delete_items(ORG, "User", resource, unique))
     assert store.get(ORG, "User", "u1") is None
     assert store.count(ORG, "User") == 0
     store.create(ORG, "User", *user("u2", "alice"))

@@ -18,6 +18,7 @@ from scim2_models import (
     EnterpriseUser,
     ETag,
     Filter,
+    Group,
     Mutability,
     Patch,
     Reference,
@@ -117,10 +118,17 @@ SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
     ],
 )
 
-SERVED_KINDS: tuple[ResourceKind, ...] = (USER,)
+GROUP = ResourceKind(
+    name="Group",
+    endpoint="/Groups",
+    model=Group,
+    unique=(UniqueAttribute("displayName", case_exact=False), UniqueAttribute("externalId", True)),
+)
+
+SERVED_KINDS: tuple[ResourceKind, ...] = (USER, GROUP)
 
 PROVIDER = ScimProvider(
-    [User, EnterpriseUserExtension],
+    [User, EnterpriseUserExtension, Group],
     resource_types=[ResourceType.from_resource(kind.model) for kind in SERVED_KINDS],
     config=SERVICE_PROVIDER_CONFIG,
     policy=POLICY,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 from scim2_models import (
@@ -26,6 +26,10 @@ from provisioning.scim import compat
 from provisioning.scim.errors import TooManyRequests, from_validation_error
 from provisioning.scim.query import IndexLookup, ListQuery, index_lookup
 from provisioning.scim.resources import POLICY, ResourceKind
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
 from provisioning.store.resources import (
     ResourceStore,
     StaleVersionError,
@@ -39,6 +43,20 @@ _WRITE_ATTEMPTS = 5
 _SERVER_OWNED = frozenset({"id", "meta", "groups"})
 
 Clock = Callable[[], datetime]
+
+
+class PendingWrites(Protocol):
+    """Writes that go with a resource change but live outside its item (a group's members)."""
+
+    @property
+    def empty(self) -> bool: ...
+
+    def write(self, head: list[TransactWriteItemTypeDef]) -> None:
+        """Write, with `head` (the resource's own items) in the first transaction."""
+
+
+# What a change of the given (current) resource brings with it, computed afresh on each attempt.
+Related = Callable[[StoredResource], PendingWrites | None]
 
 
 @dataclass(frozen=True)
@@ -122,7 +140,11 @@ class ResourceService:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource:
+    def create(
+        self, org_id: str, payload: dict[str, Any], related: Related | None = None
+    ) -> StoredResource:
+        """POST (RFC 7644 §3.3). `related` writes what lives outside the resource's item (group
+        members), starting in the resource's own transaction."""
         resource = self._validate(
             compat.normalize_resource(_without_server_owned(payload)),
             Context.RESOURCE_CREATION_REQUEST,
@@ -131,11 +153,23 @@ class ResourceService:
         resource.id = self._new_id()
         resource.meta = Meta(resource_type=self.kind.name, created=now, last_modified=now)
         stored = StoredResource(resource.id, 1, self._body(resource))
-        self._store.create(org_id, self.kind.name, stored, self._unique_values(stored.body))
+        items = self._store.create_items(
+            org_id, self.kind.name, stored, self.unique_values(stored.body)
+        )
+        pending = related(stored) if related else None
+        if pending is not None and not pending.empty:
+            pending.write(items)
+        else:
+            self._store.commit(items)
         return stored
 
     def replace(
-        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        resource_id: str,
+        payload: dict[str, Any],
+        if_match: str | None,
+        related: Related | None = None,
     ) -> StoredResource:
         """PUT (RFC 7644 §3.5.1): readOnly attributes kept, immutable ones checked."""
         body = compat.normalize_resource(_without_server_owned(payload))
@@ -146,12 +180,54 @@ class ResourceService:
             replacement.meta = current.meta
             return replacement if replacement.replace(current) else None
 
-        return self._update(org_id, resource_id, if_match, change)
+        return self._update(org_id, resource_id, if_match, change, related)
 
     def patch(
-        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        resource_id: str,
+        payload: dict[str, Any],
+        if_match: str | None,
+        related: Related | None = None,
     ) -> StoredResource:
         """PATCH (RFC 7644 §3.5.2), all operations or none; no change writes nothing."""
+        operations = self._patch_operations(payload)
+
+        def change(current: Resource[Any]) -> Resource[Any] | None:
+            if operations is None:
+                return None
+            try:
+                changed = operations.patch(current, scim_policy=POLICY)
+            except ValidationError as error:
+                raise from_validation_error(error) from error
+            return current if changed else None
+
+        return self._update(org_id, resource_id, if_match, change, related)
+
+    def delete(
+        self,
+        org_id: str,
+        resource_id: str,
+        if_match: str | None,
+        extra: Callable[[StoredResource], list[TransactWriteItemTypeDef]] | None = None,
+    ) -> None:
+        """DELETE (RFC 7644 §3.6) at the version read, with the caller's `extra` items (events,
+        follow-up tasks) in the same transaction."""
+        for _ in range(_WRITE_ATTEMPTS):
+            current = self.get(org_id, resource_id)
+            check_precondition(current, if_match)
+            items = self._store.delete_items(
+                org_id, self.kind.name, current, self.unique_values(current.body)
+            )
+            try:
+                self._store.commit([*items, *(extra(current) if extra else [])])
+                return
+            except StaleVersionError:
+                if if_match is not None:
+                    raise PreconditionFailedException(detail="the resource changed") from None
+        raise TooManyRequests(detail="the resource is changing too often; retry")
+
+    def _patch_operations(self, payload: dict[str, Any]) -> PatchOp[Any] | None:
         try:
             operations = PatchOp[self.kind.model].model_validate(  # type: ignore[name-defined]
                 compat.normalize_patch(payload),
@@ -160,29 +236,7 @@ class ResourceService:
             )
         except ValidationError as error:
             raise from_validation_error(error) from error
-
-        def change(current: Resource[Any]) -> Resource[Any] | None:
-            try:
-                changed = operations.patch(current, scim_policy=POLICY)
-            except ValidationError as error:
-                raise from_validation_error(error) from error
-            return current if changed else None
-
-        return self._update(org_id, resource_id, if_match, change)
-
-    def delete(self, org_id: str, resource_id: str, if_match: str | None) -> None:
-        for _ in range(_WRITE_ATTEMPTS):
-            current = self.get(org_id, resource_id)
-            _check_precondition(current, if_match)
-            try:
-                self._store.delete(
-                    org_id, self.kind.name, current, self._unique_values(current.body)
-                )
-                return
-            except StaleVersionError:
-                if if_match is not None:
-                    raise PreconditionFailedException(detail="the resource changed") from None
-        raise TooManyRequests(detail="the resource is changing too often; retry")
+        return operations if operations.operations else None
 
     def _update(
         self,
@@ -190,31 +244,51 @@ class ResourceService:
         resource_id: str,
         if_match: str | None,
         change: Callable[[Resource[Any]], Resource[Any] | None],
+        related: Related | None,
     ) -> StoredResource:
         """Read, change in memory, write at the read version; retry when another writer won,
         unless the client pinned a version with If-Match (then 412, RFC 7644 §3.14)."""
         for _ in range(_WRITE_ATTEMPTS):
             current = self.get(org_id, resource_id)
-            _check_precondition(current, if_match)
+            check_precondition(current, if_match)
             updated = change(self.model(current))
-            if updated is None:
+            pending = related(current) if related else None
+            if pending is not None and pending.empty:
+                pending = None
+            if updated is None and pending is None:
                 return current
-            assert updated.meta is not None
-            updated.meta.last_modified = self._clock()
-            stored = StoredResource(current.id, current.version + 1, self._body(updated))
-            try:
-                self._store.replace(
+            now = self._clock()
+            stored: StoredResource | None = None
+            if updated is not None:
+                assert updated.meta is not None
+                updated.meta.last_modified = now
+                stored = StoredResource(current.id, current.version + 1, self._body(updated))
+                head = self._store.replace_items(
                     org_id,
                     self.kind.name,
                     stored,
-                    self._unique_values(stored.body),
-                    self._unique_values(current.body),
+                    self.unique_values(stored.body),
+                    self.unique_values(current.body),
                     current.version,
                 )
-                return stored
+            else:
+                expected = current.version if if_match is not None else None
+                timestamp = now.isoformat().replace("+00:00", "Z")
+                head = [
+                    self._store.touch_item(org_id, self.kind.name, current.id, timestamp, expected)
+                ]
+            try:
+                if pending is not None:
+                    pending.write(head)
+                else:
+                    self._store.commit(head)
             except StaleVersionError:
                 if if_match is not None:
                     raise PreconditionFailedException(detail="the resource changed") from None
+                continue
+            return (
+                stored if stored is not None and pending is None else self.get(org_id, current.id)
+            )
         raise TooManyRequests(detail="the resource is changing too often; retry")
 
     # --- helpers -----------------------------------------------------------------------------
@@ -237,7 +311,7 @@ class ResourceService:
             body["meta"].pop("location", None)
         return body
 
-    def _unique_values(self, body: dict[str, Any]) -> list[UniqueValue | None]:
+    def unique_values(self, body: dict[str, Any]) -> list[UniqueValue | None]:
         values: list[UniqueValue | None] = []
         for unique in self.kind.unique:
             value = body.get(unique.name)
@@ -249,7 +323,7 @@ def _without_server_owned(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k.casefold() not in _SERVER_OWNED}
 
 
-def _check_precondition(current: StoredResource, if_match: str | None) -> None:
+def check_precondition(current: StoredResource, if_match: str | None) -> None:
     if if_match is not None and not matches_etag(if_match, current.version):
         raise PreconditionFailedException(
             detail=f"If-Match does not match the current version {etag(current.version)}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -41,12 +41,15 @@ def key(pk: str, sk: str) -> Item:
     return {"pk": s(pk), "sk": s(sk)}
 
 
-def transact(
-    client: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef], labels: Mapping[int, str]
-) -> None:
+class MissingReferenceError(Exception):
+    """A resource the write refers to (e.g. a member being added) no longer exists."""
+
+
+def transact(client: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef]) -> None:
     """Run one transaction. Retry only what DynamoDB says may succeed on retry (a conflict with a
-    concurrent transaction); a failed condition raises by the label of the item that failed:
-    "resource" → StaleVersionError, any other label → UniquenessException naming it."""
+    concurrent transaction). A failed condition is explained by the item that failed: a uniqueness
+    guard (UniquenessException naming the attribute), an existence check (MissingReferenceError),
+    or the resource itself (StaleVersionError)."""
     for attempt in range(_TRANSACTION_ATTEMPTS):
         try:
             client.transact_write_items(TransactItems=list(items))
@@ -57,15 +60,21 @@ def transact(
             reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
             failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
             if failed:
-                label = labels.get(failed[0], "resource")
-                if label == "resource":
-                    raise StaleVersionError from error
-                raise UniquenessException(
-                    detail=f"{label} is already in use in this organization"
-                ) from error
+                raise _explain(items[failed[0]]) from error
             if "TransactionConflict" not in reasons or attempt == _TRANSACTION_ATTEMPTS - 1:
                 raise
             time.sleep(0.02 * 2**attempt)
+
+
+def _explain(item: TransactWriteItemTypeDef) -> Exception:
+    if "ConditionCheck" in item:
+        return MissingReferenceError()
+    operation: Any = item.get("Put") or item.get("Delete") or item.get("Update") or {}
+    sort_key = (operation.get("Item") or operation.get("Key") or {}).get("sk", {}).get("S", "")
+    if sort_key.startswith("UNIQUE#"):
+        attribute = sort_key.split("#")[2]
+        return UniquenessException(detail=f"{attribute} is already in use in this organization")
+    return StaleVersionError()
 
 
 def batch_get(

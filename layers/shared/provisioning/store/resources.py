@@ -165,10 +165,19 @@ class ResourceStore:
         kind: str,
         resource: StoredResource,
         unique: Sequence[UniqueValue | None],
-        extra: Sequence[TransactWriteItemTypeDef] = (),
     ) -> None:
-        """Put the resource, claim its unique values and count it, with `extra`, all or nothing.
+        """Put the resource, claim its unique values and count it, all or nothing.
         Raises UniquenessException naming the attribute whose value is taken."""
+        transact(self._client, self.create_items(org_id, kind, resource, unique))
+
+    def create_items(
+        self,
+        org_id: str,
+        kind: str,
+        resource: StoredResource,
+        unique: Sequence[UniqueValue | None],
+    ) -> list[TransactWriteItemTypeDef]:
+        """The transaction items of `create` (at most 4), for callers that add their own."""
         pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
             {
@@ -180,12 +189,12 @@ class ResourceStore:
             },
             self._count_change(pk, kind, +1),
         ]
-        labels = {0: "resource"}
-        for value in unique:
-            if value:
-                labels[len(items)] = value.attribute
-                items.append(self._claim(pk, kind, value, resource.id))
-        transact(self._client, [*items, *extra], labels)
+        items += [self._claim(pk, kind, value, resource.id) for value in unique if value]
+        return items
+
+    def commit(self, items: Sequence[TransactWriteItemTypeDef]) -> None:
+        """Run items built by the `*_items` methods (plus the caller's) as one transaction."""
+        transact(self._client, items)
 
     def replace(
         self,
@@ -199,6 +208,21 @@ class ResourceStore:
     ) -> None:
         """Overwrite the resource if it is still at `expected_version`, moving the uniqueness
         guards of changed values. Raises StaleVersionError or UniquenessException."""
+        items = self.replace_items(
+            org_id, kind, resource, unique, previous_unique, expected_version
+        )
+        transact(self._client, [*items, *extra])
+
+    def replace_items(
+        self,
+        org_id: str,
+        kind: str,
+        resource: StoredResource,
+        unique: Sequence[UniqueValue | None],
+        previous_unique: Sequence[UniqueValue | None],
+        expected_version: int,
+    ) -> list[TransactWriteItemTypeDef]:
+        """The transaction items of `replace` (at most 5), for callers that add their own."""
         pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
             {
@@ -210,35 +234,32 @@ class ResourceStore:
                 }
             }
         ]
-        labels = {0: "resource"}
         for new, old in zip(unique, previous_unique, strict=True):
             if new == old:
                 continue
             if old:
                 items.append(self._release(pk, kind, old, resource.id))
             if new:
-                labels[len(items)] = new.attribute
                 items.append(self._claim(pk, kind, new, resource.id))
-        transact(self._client, [*items, *extra], labels)
+        return items
 
-    def touch(
+    def touch_item(
         self,
         org_id: str,
         kind: str,
         resource_id: str,
         last_modified: str,
         expected_version: int | None,
-        extra: Sequence[TransactWriteItemTypeDef] = (),
-    ) -> None:
-        """Record a change that lives outside the resource's item (its members): a new version and
-        `lastModified`, with `extra`, atomically. Without `expected_version` concurrent touches
+    ) -> TransactWriteItemTypeDef:
+        """A transaction item recording a change that lives outside the resource's item (its
+        members): a new version and `lastModified`. Without `expected_version` concurrent touches
         all succeed, so writers of different members never conflict."""
         condition = "attribute_exists(pk)"
         values = {":one": n(1), ":now": s(last_modified)}
         if expected_version is not None:
             condition = "version = :expected"
             values[":expected"] = n(expected_version)
-        update: TransactWriteItemTypeDef = {
+        return {
             "Update": {
                 "TableName": self._table,
                 "Key": key(org_pk(org_id), resource_sk(kind, resource_id)),
@@ -247,16 +268,14 @@ class ResourceStore:
                 "ExpressionAttributeValues": values,
             }
         }
-        transact(self._client, [update, *extra], {0: "resource"})
 
-    def delete(
+    def delete_items(
         self,
         org_id: str,
         kind: str,
         resource: StoredResource,
         unique: Sequence[UniqueValue | None],
-        extra: Sequence[TransactWriteItemTypeDef] = (),
-    ) -> None:
+    ) -> list[TransactWriteItemTypeDef]:
         """Delete the resource at its read version, release its unique values, uncount it."""
         pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
@@ -271,7 +290,7 @@ class ResourceStore:
             self._count_change(pk, kind, -1),
         ]
         items += [self._release(pk, kind, value, resource.id) for value in unique if value]
-        transact(self._client, [*items, *extra], {0: "resource"})
+        return items
 
     # --- transaction items -------------------------------------------------------------------
 
