@@ -57,12 +57,21 @@ def test_calls_per_user_operation(contoso, counter):
     with counter.measure() as delete:
         contoso.delete(path)
 
-    assert create == {"TransactWriteItems": 1}
+    # Every rendered user costs one more Query: its direct groups (GSI1), unless excluded.
+    assert create == {"TransactWriteItems": 1, "Query": 1}
+    assert get == {"GetItem": 1, "Query": 1}
+    assert by_user_name == {"Query": 2}
+    assert by_external_id == {"Query": 2}
+    assert first_page == {"GetItem": 1, "Query": 2}
+    assert patch == {"GetItem": 1, "TransactWriteItems": 1, "Query": 1}
+    assert unchanged_patch == {"GetItem": 1, "Query": 1}
+    assert put == {"GetItem": 1, "TransactWriteItems": 1, "Query": 1}
+    # The user's memberships are looked up (GSI1) and removed before the user goes.
+    assert delete == {"GetItem": 2, "Query": 1, "TransactWriteItems": 1}
+
+
+def test_excluding_groups_skips_their_query(contoso, counter):
+    user = contoso.create_user("lean@contoso.com")
+    with counter.measure() as get:
+        contoso.get(f"/Users/{user['id']}?excludedAttributes=groups")
     assert get == {"GetItem": 1}
-    assert by_user_name == {"Query": 1}
-    assert by_external_id == {"Query": 1}
-    assert first_page == {"GetItem": 1, "Query": 1}
-    assert patch == {"GetItem": 1, "TransactWriteItems": 1}
-    assert unchanged_patch == {"GetItem": 1}
-    assert put == {"GetItem": 1, "TransactWriteItems": 1}
-    assert delete == {"GetItem": 1, "TransactWriteItems": 1}

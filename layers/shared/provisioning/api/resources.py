@@ -2,23 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
 
-from scim2_models import Context, ListResponse
+from scim2_models import Context, ListResponse, Resource
 
 from provisioning.http.app import Request, Response, Route
-from provisioning.scim.query import Projection, parse_list_query
-from provisioning.scim.service import ResourceService, etag, matches_etag
+from provisioning.scim.query import ListQuery, Projection, parse_list_query
+from provisioning.scim.resources import ResourceKind
+from provisioning.scim.service import ListResult, etag, matches_etag
 from provisioning.store.resources import StoredResource
 
 LIST_RESPONSE_SCHEMA = str(ListResponse.__schema__)
+# A list page stops early (fewer items, as RFC 7644 §3.4.2.4 allows) once its resources carry this
+# many related entries (group members), keeping the response under Lambda's 6 MB payload limit.
+RELATED_ENTRIES_PER_RESPONSE = 100_000
+
+
+class ScimResources(Protocol):
+    """What the endpoints need of a resource type's service."""
+
+    @property
+    def kind(self) -> ResourceKind: ...
+
+    def get(self, org_id: str, resource_id: str) -> StoredResource: ...
+
+    def query(self, org_id: str, query: ListQuery) -> ListResult: ...
+
+    def model(self, stored: StoredResource) -> Resource[Any]: ...
+
+    def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource: ...
+
+    def replace(
+        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource: ...
+
+    def patch(
+        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource: ...
+
+    def delete(self, org_id: str, resource_id: str, if_match: str | None) -> None: ...
+
+
+class Related(Protocol):
+    """Attributes stored apart from the resource (a group's members, a user's groups), added to a
+    rendered resource unless the request leaves them out."""
+
+    # How many resources of a page may be rendered at once (each costs its own Query).
+    concurrency: int
+
+    def render(
+        self, request: Request, stored: StoredResource, projection: Projection
+    ) -> dict[str, Any]: ...
 
 
 class ResourceEndpoints:
-    """HTTP face of a ResourceService: parses the request, calls the service, renders."""
+    """HTTP face of a resource type's service: parses the request, calls it, renders."""
 
-    def __init__(self, service: ResourceService) -> None:
+    def __init__(self, service: ScimResources, related: Related | None = None) -> None:
         self._service = service
+        self._related = related
 
     def routes(self) -> list[Route]:
         endpoint = self._service.kind.endpoint
@@ -33,16 +76,36 @@ class ResourceEndpoints:
     def query(self, request: Request) -> Response:
         query = parse_list_query(request.params, self._service.kind)
         result = self._service.query(request.org_id, query)
+        resources = self._render_page(result.resources, request, query.projection)
         body = {
             "schemas": [LIST_RESPONSE_SCHEMA],
             "totalResults": result.total,
             "startIndex": query.start_index,
-            "itemsPerPage": len(result.resources),
-            "Resources": [
-                self.render(stored, request, query.projection) for stored in result.resources
-            ],
+            "itemsPerPage": len(resources),
+            "Resources": resources,
         }
         return Response(200, body)
+
+    def _render_page(
+        self, resources: list[StoredResource], request: Request, projection: Projection
+    ) -> list[dict[str, Any]]:
+        """Render a page a window of resources at a time (their related reads run concurrently),
+        stopping early once the related entries reach the response budget."""
+        window = self._related.concurrency if self._related is not None else 1
+        rendered: list[dict[str, Any]] = []
+        entries = 0
+
+        def render(stored: StoredResource) -> dict[str, Any]:
+            return self.render(stored, request, projection)
+
+        with ThreadPoolExecutor(max_workers=window) as pool:
+            for start in range(0, len(resources), window):
+                if rendered and entries >= RELATED_ENTRIES_PER_RESPONSE:
+                    break
+                for body in pool.map(render, resources[start : start + window]):
+                    entries += sum(len(v) for v in body.values() if isinstance(v, list))
+                    rendered.append(body)
+        return rendered
 
     def get(self, request: Request) -> Response:
         stored = self._service.get(request.org_id, request.path_params["id"])
@@ -81,11 +144,14 @@ class ResourceEndpoints:
         resource = self._service.model(stored)
         if resource.meta is not None:
             resource.meta.location = self._location(request, stored.id)
-        return resource.model_dump(
+        body = resource.model_dump(
             scim_ctx=Context.RESOURCE_QUERY_RESPONSE,
             response_parameters=projection.parameters(),
             mode="json",
         )
+        if self._related is not None:
+            body.update(self._related.render(request, stored, projection))
+        return body
 
     def _resource_response(self, status: int, stored: StoredResource, request: Request) -> Response:
         body = self.render(stored, request, Projection.from_params(request.params))

@@ -23,13 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from provisioning.local.template import FunctionSpec
 
 logger = logging.getLogger("provisioning.local")
 
 Handler = Callable[[Any, Any], Any]
+T = TypeVar("T")
 
 # Distinguishes the modules of two stacks alive in one process (e.g. consecutive tests).
 _RUNTIME_IDS = itertools.count(1)
@@ -131,6 +132,15 @@ class FunctionRuntime:
         if threading.current_thread() is self._worker:
             return call()
         return self._executor.submit(call).result()
+
+    def serialized(self, call: Callable[[], T]) -> T:
+        """Run `call` on the invocation thread, between invocations, and return its result.
+
+        Event source pollers read their sources here, so a poll never sees a transaction that a
+        running function has half applied, and the functions it invokes run inline.
+        """
+        result: T = self._on_worker(call)
+        return result
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Run a function synchronously (RequestResponse) and return its JSON result."""

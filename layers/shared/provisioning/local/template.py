@@ -28,6 +28,18 @@ DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
 # API Gateway HTTP APIs give up on an integration after 30 s at most.
 MAX_INTEGRATION_TIMEOUT_MS = 30_000
+DYNAMODB_EVENT = "DynamoDB"
+# CreateEventSourceMapping's limits and defaults for a DynamoDB stream (Lambda API reference).
+STREAM_STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+DEFAULT_STREAM_BATCH_SIZE = 100
+MAX_STREAM_BATCH_SIZE = 10_000
+MAX_BATCHING_WINDOW_SECONDS = 300
+MAX_RETRY_ATTEMPTS = 10_000
+MIN_RECORD_AGE_SECONDS, MAX_RECORD_AGE_SECONDS = 60, 604_800
+MAX_PARALLELIZATION_FACTOR = 10
+# Five filters by default, ten with a quota increase; more is refused.
+MAX_FILTERS = 10
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,35 @@ class HttpApiSpec:
 
 
 @dataclass(frozen=True)
+class StreamEventSpec:
+    """A `Type: DynamoDB` event: an event source mapping from a table's stream to a function.
+
+    `maximum_retry_attempts` and `maximum_record_age_seconds` are -1 for Lambda's "until the record
+    expires"; `filter_patterns` are the FilterCriteria patterns as JSON text, ORed.
+    """
+
+    function: str
+    event: str
+    stream_arn: str
+    starting_position: str
+    batch_size: int = DEFAULT_STREAM_BATCH_SIZE
+    maximum_batching_window_seconds: int = 0
+    maximum_retry_attempts: int = -1
+    maximum_record_age_seconds: int = -1
+    bisect_batch_on_function_error: bool = False
+    report_batch_item_failures: bool = False
+    parallelization_factor: int = 1
+    filter_patterns: tuple[str, ...] = ()
+    on_failure_destination: str | None = None
+    enabled: bool = True
+
+    @property
+    def name(self) -> str:
+        """`Function.Event`, as the template names it."""
+        return f"{self.function}.{self.event}"
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """A DynamoDB table: its physical name and its resolved CloudFormation properties."""
 
@@ -103,6 +144,13 @@ def _merge_globals(global_value: Any, local_value: Any) -> Any:
     if isinstance(global_value, list) and isinstance(local_value, list):
         return global_value + local_value
     return local_value
+
+
+def _flag(value: Any) -> bool:
+    """A CloudFormation boolean: YAML true/false or the strings "true"/"false"."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
 
 
 def _ref_target(value: Any) -> str | None:
@@ -238,14 +286,89 @@ class SamTemplate:
                 ids.append(IMPLICIT_HTTP_API)
         return ids
 
-    def _http_api_events(self) -> list[tuple[str, dict[str, Any]]]:
+    def _function_events(self, event_type: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, event name, properties) of every function event of one SAM type."""
         events = []
         for logical_id in self.resources_of_type(FUNCTION_TYPE):
             props = self._function_properties(logical_id)
-            for event in (props.get("Events") or {}).values():
-                if event.get("Type") == "HttpApi":
-                    events.append((logical_id, dict(event.get("Properties") or {})))
+            for name, event in (props.get("Events") or {}).items():
+                if event.get("Type") == event_type:
+                    events.append((logical_id, str(name), dict(event.get("Properties") or {})))
         return events
+
+    def _http_api_events(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(function, props) for function, _, props in self._function_events("HttpApi")]
+
+    def stream_events(self) -> list[StreamEventSpec]:
+        """Every `Type: DynamoDB` event, validated as CreateEventSourceMapping validates it.
+
+        Call once the tables exist: a `!GetAtt Table.StreamArn` resolves only then.
+        """
+        return [
+            self._stream_event(function, name, self.resolver.resolve(props))
+            for function, name, props in self._function_events(DYNAMODB_EVENT)
+        ]
+
+    def _stream_event(self, function: str, event: str, props: dict[str, Any]) -> StreamEventSpec:
+        where = f"{function}.{event}"
+
+        def integer(key: str, default: int, low: int, high: int) -> int:
+            # A default outside the range (-1: "until the record expires") may also be written.
+            value = int(props.get(key, default))
+            if not low <= value <= high and value != default:
+                raise TemplateError(f"{where}: {key} {value} is outside {low}..{high}")
+            return value
+
+        unsupported = sorted(set(props) & {"TumblingWindowInSeconds", "StartingPositionTimestamp"})
+        if unsupported:
+            # A tumbling window changes the event and the response (state, window); not emulated.
+            raise TemplateError(f"{where}: {', '.join(unsupported)} is not emulated locally")
+        stream = props.get("Stream")
+        if not isinstance(stream, str) or ":dynamodb:" not in stream or "/stream/" not in stream:
+            raise TemplateError(f"{where}: Stream must be a DynamoDB stream ARN, got {stream!r}")
+        position = props.get("StartingPosition")
+        if position not in STREAM_STARTING_POSITIONS:
+            raise TemplateError(
+                f"{where}: StartingPosition must be one of {', '.join(STREAM_STARTING_POSITIONS)}"
+            )
+        response_types = list(props.get("FunctionResponseTypes") or [])
+        if set(response_types) - {REPORT_BATCH_ITEM_FAILURES}:
+            raise TemplateError(f"{where}: FunctionResponseTypes {response_types} is not valid")
+        filters = (props.get("FilterCriteria") or {}).get("Filters") or []
+        if len(filters) > MAX_FILTERS:
+            raise TemplateError(f"{where}: at most {MAX_FILTERS} filters per event source")
+        patterns = []
+        for item in filters:
+            pattern = item.get("Pattern") if isinstance(item, dict) else None
+            if not isinstance(pattern, str):
+                raise TemplateError(f"{where}: every filter needs a Pattern string")
+            patterns.append(pattern)
+        record_age = int(props.get("MaximumRecordAgeInSeconds", -1))
+        if record_age != -1 and not MIN_RECORD_AGE_SECONDS <= record_age <= MAX_RECORD_AGE_SECONDS:
+            raise TemplateError(f"{where}: MaximumRecordAgeInSeconds {record_age} is not valid")
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+            "Destination"
+        )
+        return StreamEventSpec(
+            function=function,
+            event=event,
+            stream_arn=stream,
+            starting_position=str(position),
+            batch_size=integer("BatchSize", DEFAULT_STREAM_BATCH_SIZE, 1, MAX_STREAM_BATCH_SIZE),
+            maximum_batching_window_seconds=integer(
+                "MaximumBatchingWindowInSeconds", 0, 0, MAX_BATCHING_WINDOW_SECONDS
+            ),
+            maximum_retry_attempts=integer("MaximumRetryAttempts", -1, 0, MAX_RETRY_ATTEMPTS),
+            maximum_record_age_seconds=record_age,
+            bisect_batch_on_function_error=_flag(props.get("BisectBatchOnFunctionError")),
+            report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in response_types,
+            parallelization_factor=integer(
+                "ParallelizationFactor", 1, 1, MAX_PARALLELIZATION_FACTOR
+            ),
+            filter_patterns=tuple(patterns),
+            on_failure_destination=None if on_failure is None else str(on_failure),
+            enabled=_flag(props.get("Enabled", True)),
+        )
 
     def _routes(self, api_logical_id: str, default_authorizer: Any) -> list[Route]:
         routes = []

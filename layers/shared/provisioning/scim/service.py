@@ -186,12 +186,13 @@ class ResourceService:
         self,
         org_id: str,
         resource_id: str,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | None,
         if_match: str | None,
         related: Related | None = None,
     ) -> StoredResource:
-        """PATCH (RFC 7644 §3.5.2), all operations or none; no change writes nothing."""
-        operations = self._patch_operations(payload)
+        """PATCH (RFC 7644 §3.5.2), all operations or none; no change writes nothing.
+        `payload` is None when `related` took every operation (group members)."""
+        operations = None if payload is None else self._patch_operations(payload)
 
         def change(current: Resource[Any]) -> Resource[Any] | None:
             if operations is None:
@@ -227,7 +228,7 @@ class ResourceService:
                     raise PreconditionFailedException(detail="the resource changed") from None
         raise TooManyRequests(detail="the resource is changing too often; retry")
 
-    def _patch_operations(self, payload: dict[str, Any]) -> PatchOp[Any] | None:
+    def _patch_operations(self, payload: dict[str, Any]) -> PatchOp[Any]:
         try:
             operations = PatchOp[self.kind.model].model_validate(  # type: ignore[name-defined]
                 compat.normalize_patch(payload),
@@ -236,7 +237,7 @@ class ResourceService:
             )
         except ValidationError as error:
             raise from_validation_error(error) from error
-        return operations if operations.operations else None
+        return operations
 
     def _update(
         self,

@@ -18,6 +18,7 @@ from provisioning.store.dynamo import (
     batch_get,
     in_chunks,
     key,
+    n,
     s,
     transact,
 )
@@ -158,6 +159,34 @@ class MembershipStore:
                 items += [self.add_item(org_id, group_id, user_id), member_check(user_id)]
             items += [self.remove_item(org_id, group_id, user_id) for user_id in batch_removed]
             transact(self._client, [*items, *extras(batch_added, batch_removed, index == 0)])
+
+    def purge_task_item(
+        self, org_id: str, target: str, target_id: str, round_number: int = 0
+    ) -> TransactWriteItemTypeDef:
+        """A task for the purge worker: remove the memberships of a deleted group or user."""
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    **key(f"TASK#{org_id}", f"PURGE#{target}#{target_id}#{round_number:06d}"),
+                    "kind": s("PurgeTask"),
+                    "orgId": s(org_id),
+                    "target": s(target),
+                    "targetId": s(target_id),
+                    "round": n(round_number),
+                },
+            }
+        }
+
+    def task_done_item(
+        self, org_id: str, target: str, target_id: str, round_number: int
+    ) -> TransactWriteItemTypeDef:
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": key(f"TASK#{org_id}", f"PURGE#{target}#{target_id}#{round_number:06d}"),
+            }
+        }
 
     def remove_many(
         self,

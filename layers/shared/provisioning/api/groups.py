@@ -1,0 +1,45 @@
+"""The groups function's app: `/Groups` and `/Groups/{id}`, with members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioning import clients
+from provisioning.api.resources import ResourceEndpoints
+from provisioning.http.app import Request, ScimApp
+from provisioning.scim.groups import GroupService
+from provisioning.scim.query import Projection
+from provisioning.settings import Settings, get_settings
+from provisioning.store.memberships import MembershipStore
+from provisioning.store.resources import ResourceStore, StoredResource
+
+
+class GroupMembers:
+    """`members`, read page by page from the membership items. Only `value` is sent: with
+    `$ref` and `type`, 100,000 members would not fit Lambda's 6 MB response."""
+
+    concurrency = 1  # a group may have 100,000 members: one at a time, within the page budget
+
+    def __init__(self, groups: GroupService) -> None:
+        self._groups = groups
+
+    def render(
+        self, request: Request, stored: StoredResource, projection: Projection
+    ) -> dict[str, Any]:
+        # Entra sends excludedAttributes=members on every group query: then nothing is read.
+        if projection.excludes("members"):
+            return {}
+        members = self._groups.member_ids(request.org_id, stored.id)
+        return {"members": [{"value": member} for member in members]} if members else {}
+
+
+def groups_app(settings: Settings | None = None) -> ScimApp:
+    settings = settings or get_settings()
+    client = clients.dynamodb()
+    groups = GroupService(
+        ResourceStore(client, settings.table_name),
+        MembershipStore(client, settings.table_name),
+        settings.table_name,
+    )
+    endpoints = ResourceEndpoints(groups, GroupMembers(groups))
+    return ScimApp(endpoints.routes(), settings.max_body_bytes)

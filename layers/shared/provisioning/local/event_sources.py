@@ -1,0 +1,154 @@
+"""Event source mappings, driven in process: poll every source until nothing is left to deliver.
+
+On AWS, Lambda polls streams and queues on its own and invokes functions while the API has long
+answered. Locally, tests want the effects of a request when it returns: `drain()` polls every
+source, round after round, until a round finds nothing to do. A function may write what another
+source (or its own) picks up, so a round can create work for the next; a bound on the rounds turns
+a loop that would never settle into an error instead of a hung test. `make run` instead polls in a
+background thread, as Lambda would, so effects appear a moment after the response.
+
+Every round runs on the function runtime's single invocation thread, between invocations, so
+polling never races a running function and functions never run concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from provisioning.local.lambdas import FunctionRuntime
+
+logger = logging.getLogger("provisioning.local")
+
+DEFAULT_MAX_ROUNDS = 1_000
+# Lambda polls a DynamoDB stream about four times a second; a little faster keeps `make run` brisk.
+POLL_INTERVAL_SECONDS = 0.1
+# A background tick stops after this many busy rounds and lets the next tick go on.
+_ROUNDS_PER_TICK = 100
+
+
+class EventSource(Protocol):
+    """One event source mapping (a stream or, later, a queue) feeding one function."""
+
+    @property
+    def name(self) -> str:
+        """`Function.Event`, as the template names the mapping."""
+        ...
+
+    def poll(self, *, patient: bool) -> bool:
+        """Read what is new and deliver what is ready; True if anything was read or invoked.
+
+        `patient` (background polling) waits out the retry back-off of a failing batch; a drain
+        retries at once, since it cannot let time pass.
+        """
+        ...
+
+    def backlog(self) -> str | None:
+        """What is still waiting to be delivered, in words; None when nothing is."""
+        ...
+
+
+@dataclass(frozen=True)
+class FailedBatch:
+    """Records an event source gave up on: what Lambda sends to the on-failure destination
+    (`message`), the destination if the template names one, and the records themselves."""
+
+    source: str
+    function: str
+    condition: str
+    destination: str | None
+    message: Mapping[str, Any]
+    records: tuple[Mapping[str, Any], ...]
+
+
+class EventSourcesNotQuiescentError(RuntimeError):
+    """A drain found work in every one of its rounds: something keeps feeding itself, or a batch
+    keeps failing with unbounded retries."""
+
+
+class EventSourcePoller:
+    """Drives the stack's event sources: on demand (`drain`) or every ~100 ms (`start`)."""
+
+    def __init__(
+        self, runtime: FunctionRuntime, *, interval: float = POLL_INTERVAL_SECONDS
+    ) -> None:
+        self._runtime = runtime
+        self._interval = interval
+        self._sources: list[EventSource] = []
+        self._failures: list[FailedBatch] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def sources(self) -> tuple[EventSource, ...]:
+        return tuple(self._sources)
+
+    @property
+    def failures(self) -> list[FailedBatch]:
+        """Every batch given up on so far, oldest first (the emulated on-failure destination)."""
+        return self._failures
+
+    def add(self, source: EventSource) -> None:
+        self._sources.append(source)
+
+    def record_failure(self, failure: FailedBatch) -> None:
+        """Where sources report what they could not deliver."""
+        self._failures.append(failure)
+
+    def drain(self, max_rounds: int = DEFAULT_MAX_ROUNDS) -> int:
+        """Poll until a round finds nothing to do; returns how many rounds found something.
+
+        Raises `EventSourcesNotQuiescentError` when `max_rounds` busy rounds did not settle.
+        """
+        if not self._sources:
+            return 0
+        for busy_rounds in range(max_rounds + 1):
+            if not self._runtime.serialized(lambda: self._round(patient=False)):
+                return busy_rounds
+        waiting = [
+            f"{source.name}: {backlog}"
+            for source in self._sources
+            if (backlog := source.backlog()) is not None
+        ]
+        raise EventSourcesNotQuiescentError(
+            f"event sources still busy after {max_rounds} rounds (a function that keeps "
+            "triggering itself, or a batch failing with MaximumRetryAttempts -1)"
+            + (f": {'; '.join(waiting)}" if waiting else "")
+        )
+
+    def _round(self, *, patient: bool) -> bool:
+        # Every source polls in every round, whatever the others found.
+        busy = [source.poll(patient=patient) for source in self._sources]
+        return any(busy)
+
+    def start(self) -> None:
+        """Poll in a background thread until `stop()`; nothing to do without sources."""
+        if not self._sources or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="scim-local-event-sources", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop background polling and wait for the current round (idempotent)."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                for _ in range(_ROUNDS_PER_TICK):
+                    if self._stop.is_set():
+                        break
+                    if not self._runtime.serialized(lambda: self._round(patient=True)):
+                        break
+            except Exception:
+                logger.exception("polling the event sources failed")

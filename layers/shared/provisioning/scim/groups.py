@@ -1,0 +1,162 @@
+"""Groups and their members (RFC 7643 §4.2): the group's attributes are an ordinary resource; its
+members are items of their own, changed by difference only, in transactions with their events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from scim2_models import InvalidValueException
+
+from provisioning.events.contract import GroupDeleted, GroupMembersChanged
+from provisioning.scim.members import MemberEdit, split_members, split_patch
+from provisioning.scim.query import ListQuery
+from provisioning.scim.resources import GROUP, USER
+from provisioning.scim.service import ListResult, ResourceService
+from provisioning.store.dynamo import MissingReferenceError
+from provisioning.store.memberships import MembershipStore
+from provisioning.store.outbox import outbox_item
+from provisioning.store.resources import ResourceStore, StoredResource
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from scim2_models import Resource
+
+_MISSING_MEMBER = "a member is not a user of this organization"
+
+
+@dataclass
+class MemberChanges:
+    """Members to add and remove, written in batches each with its Group.MembersChanged event;
+    the first batch also carries the group's own write (its version, its attributes)."""
+
+    resources: ResourceStore
+    memberships: MembershipStore
+    table: str
+    org_id: str
+    group_id: str
+    to_add: set[str]
+    to_remove: set[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.to_add and not self.to_remove
+
+    def write(self, head: list[TransactWriteItemTypeDef]) -> None:
+        def extras(added: list[str], removed: list[str], first: bool) -> list[Any]:
+            event = GroupMembersChanged(
+                org_id=self.org_id, group_id=self.group_id, added=added, removed=removed
+            )
+            return [*(head if first else []), outbox_item(self.table, event)]
+
+        try:
+            self.memberships.apply(
+                self.org_id,
+                self.group_id,
+                sorted(self.to_add),
+                sorted(self.to_remove),
+                lambda user_id: self.resources.exists_check(self.org_id, USER.name, user_id),
+                extras,
+                reserved=len(head) + 1,
+            )
+        except MissingReferenceError:
+            raise InvalidValueException(detail=_MISSING_MEMBER) from None
+
+
+class GroupService:
+    """The SCIM operations on /Groups, members included."""
+
+    kind = GROUP
+
+    def __init__(
+        self, resources: ResourceStore, memberships: MembershipStore, table_name: str
+    ) -> None:
+        self._resources = ResourceService(resources, GROUP)
+        self._store = resources
+        self._memberships = memberships
+        self._table = table_name
+
+    def get(self, org_id: str, group_id: str) -> StoredResource:
+        return self._resources.get(org_id, group_id)
+
+    def query(self, org_id: str, query: ListQuery) -> ListResult:
+        return self._resources.query(org_id, query)
+
+    def model(self, stored: StoredResource) -> Resource[Any]:
+        return self._resources.model(stored)
+
+    def member_ids(self, org_id: str, group_id: str) -> list[str]:
+        return list(self._memberships.members(org_id, group_id))
+
+    def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource:
+        rest, ids = split_members(payload)
+        members = ids or set()
+        self._require_users(org_id, members)
+        return self._resources.create(
+            org_id, rest, lambda stored: self._changes(org_id, stored.id, members, set())
+        )
+
+    def replace(
+        self, org_id: str, group_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource:
+        """PUT replaces the member list too (absent `members` means none, RFC 7644 §3.5.1)."""
+        rest, ids = split_members(payload)
+        edit = MemberEdit()
+        edit.replace(ids or set())
+        return self._resources.replace(
+            org_id, group_id, rest, if_match, lambda current: self._pending(org_id, current, edit)
+        )
+
+    def patch(
+        self, org_id: str, group_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource:
+        rest, edit = split_patch(payload)
+        remaining = next((v for k, v in rest.items() if k.casefold() == "operations"), None)
+        return self._resources.patch(
+            org_id,
+            group_id,
+            rest if remaining or edit.is_empty else None,
+            if_match,
+            lambda current: self._pending(org_id, current, edit),
+        )
+
+    def delete(self, org_id: str, group_id: str, if_match: str | None) -> None:
+        """Delete the group now; a purge task removes its memberships in bounded batches (a
+        group may have 100,000), each with its event. Until then, readers skip deleted groups."""
+
+        def extra(current: StoredResource) -> list[TransactWriteItemTypeDef]:
+            event = GroupDeleted(org_id=org_id, group_id=current.id)
+            return [
+                outbox_item(self._table, event),
+                self._memberships.purge_task_item(org_id, GROUP.name, current.id),
+            ]
+
+        self._resources.delete(org_id, group_id, if_match, extra)
+
+    def _pending(self, org_id: str, current: StoredResource, edit: MemberEdit) -> MemberChanges:
+        if edit.is_empty:
+            return self._changes(org_id, current.id, set(), set())
+        if edit.replacement is None:
+            touched = sorted(edit.added | edit.removed)
+            members = self._memberships.existing_members(org_id, current.id, touched)
+        else:
+            members = set(self._memberships.members(org_id, current.id))
+        to_add, to_remove = edit.against(members)
+        self._require_users(org_id, to_add)
+        return self._changes(org_id, current.id, to_add, to_remove)
+
+    def _changes(
+        self, org_id: str, group_id: str, to_add: set[str], to_remove: set[str]
+    ) -> MemberChanges:
+        return MemberChanges(
+            self._store, self._memberships, self._table, org_id, group_id, to_add, to_remove
+        )
+
+    def _require_users(self, org_id: str, ids: set[str]) -> None:
+        """Every new member must be a user of this organization; otherwise nothing is written."""
+        if not ids:
+            return
+        missing = ids - self._store.existing_ids(org_id, USER.name, sorted(ids))
+        if missing:
+            shown = ", ".join(sorted(missing)[:5])
+            raise InvalidValueException(detail=f"{_MISSING_MEMBER}: {shown}")

@@ -1,0 +1,81 @@
+"""Users (RFC 7643 §4.1), with the memberships that go when a user is deleted."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from provisioning.events.contract import UserDeleted
+from provisioning.scim.query import ListQuery
+from provisioning.scim.resources import GROUP, USER
+from provisioning.scim.service import ListResult, ResourceService, check_precondition
+from provisioning.store.memberships import MembershipStore
+from provisioning.store.outbox import outbox_item
+from provisioning.store.resources import ResourceStore, StoredResource
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from scim2_models import Resource
+
+# Memberships removed inside the DELETE request itself; a user in more groups than this (rare)
+# has the rest removed by the purge worker, in bounded batches.
+INLINE_MEMBERSHIP_REMOVALS = 500
+
+
+class UserService:
+    """The SCIM operations on /Users, and the user's direct groups."""
+
+    kind = USER
+
+    def __init__(
+        self, resources: ResourceStore, memberships: MembershipStore, table_name: str
+    ) -> None:
+        self._resources = ResourceService(resources, USER)
+        self._store = resources
+        self._memberships = memberships
+        self._table = table_name
+
+    def get(self, org_id: str, user_id: str) -> StoredResource:
+        return self._resources.get(org_id, user_id)
+
+    def query(self, org_id: str, query: ListQuery) -> ListResult:
+        return self._resources.query(org_id, query)
+
+    def model(self, stored: StoredResource) -> Resource[Any]:
+        return self._resources.model(stored)
+
+    def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource:
+        return self._resources.create(org_id, payload)
+
+    def replace(
+        self, org_id: str, user_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource:
+        return self._resources.replace(org_id, user_id, payload, if_match)
+
+    def patch(
+        self, org_id: str, user_id: str, payload: dict[str, Any], if_match: str | None
+    ) -> StoredResource:
+        return self._resources.patch(org_id, user_id, payload, if_match)
+
+    def groups(self, org_id: str, user_id: str) -> list[StoredResource]:
+        """The user's direct groups that still exist (a deleted group's memberships may linger
+        until the purge worker has removed them)."""
+        ids = self._memberships.groups_of(org_id, user_id)
+        if not ids:
+            return []
+        found = self._store.get_many(org_id, GROUP.name, ids)
+        return [found[group_id] for group_id in sorted(found)]
+
+    def delete(self, org_id: str, user_id: str, if_match: str | None) -> None:
+        """Remove the user's memberships, then the user, with a User.Deleted event; memberships
+        beyond one bounded batch go to the purge worker."""
+        check_precondition(self.get(org_id, user_id), if_match)
+        batch = self._memberships.memberships_of_user(org_id, user_id, INLINE_MEMBERSHIP_REMOVALS)
+        self._memberships.remove_many(org_id, batch, lambda _chunk: [], reserved=0)
+
+        def extra(current: StoredResource) -> list[TransactWriteItemTypeDef]:
+            items = [outbox_item(self._table, UserDeleted(org_id=org_id, user_id=current.id))]
+            if len(batch) == INLINE_MEMBERSHIP_REMOVALS:
+                items.append(self._memberships.purge_task_item(org_id, USER.name, current.id))
+            return items
+
+        self._resources.delete(org_id, user_id, if_match, extra)
