@@ -4,7 +4,15 @@ Development and test tooling only (it imports moto and PyYAML); never imported b
 function.
 """
 
+from provisioning.local.event_sources import EventSourcesNotQuiescentError, FailedBatch
 from provisioning.local.gateway import HttpRequest, HttpResponse, LocalGateway
 from provisioning.local.stack import LocalStack
 
-__all__ = ["HttpRequest", "HttpResponse", "LocalGateway", "LocalStack"]
+__all__ = [
+    "EventSourcesNotQuiescentError",
+    "FailedBatch",
+    "HttpRequest",
+    "HttpResponse",
+    "LocalGateway",
+    "LocalStack",
+]

@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from provisioning.local.cfn import TemplateError
+from provisioning.local.dynamodb_streams import dynamodb_stream_sources
+from provisioning.local.event_sources import DEFAULT_MAX_ROUNDS, EventSourcePoller, FailedBatch
 from provisioning.local.gateway import HttpRequest, HttpResponse, LocalGateway
 from provisioning.local.lambdas import FunctionRuntime
 from provisioning.local.server import LocalServer
@@ -39,7 +41,7 @@ def find_repo_root(start: Path | None = None) -> Path:
 
 
 class LocalStack:
-    """The template's HTTP API with its authorizer and functions, running on moto.
+    """The template's HTTP API with its authorizer, functions and event sources, on moto.
 
     Start it with `LocalStack.start()`; everything it set up is undone when the block exits.
     """
@@ -50,11 +52,13 @@ class LocalStack:
         world: MotoWorld,
         runtime: FunctionRuntime,
         gateway: LocalGateway,
+        event_sources: EventSourcePoller | None = None,
     ) -> None:
         self.template = template
         self.world = world
         self.runtime = runtime
         self.gateway = gateway
+        self.event_sources = event_sources or EventSourcePoller(runtime)
         self._server: LocalServer | None = None
 
     @classmethod
@@ -77,7 +81,15 @@ class LocalStack:
                 pseudo=template.resolver.pseudo,
                 clock=clock or time.monotonic,
             )
-            stack = cls(template, world, runtime, gateway)
+            poller = EventSourcePoller(runtime)
+            for source in dynamodb_stream_sources(
+                template,
+                runtime,
+                lambda: world.client("dynamodbstreams"),
+                poller.record_failure,
+            ):
+                poller.add(source)
+            stack = cls(template, world, runtime, gateway, poller)
             try:
                 yield stack
             finally:
@@ -135,21 +147,42 @@ class LocalStack:
             query_string = f"{query_string}&{extra}" if query_string else extra
         if query_string:
             target = f"{target}?{query_string}"
-        return self.gateway.handle(
+        response = self.gateway.handle(
             HttpRequest(
                 method=method.upper(), target=target, headers=tuple(sent.items()), body=payload
             )
         )
+        # What the request wrote reaches its stream consumers before the caller looks.
+        self.drain()
+        return response
+
+    def drain(self, max_rounds: int = DEFAULT_MAX_ROUNDS) -> int:
+        """Deliver every pending stream record (and whatever their functions write in turn)
+        until nothing is left; returns the number of busy rounds. For tests that write to the
+        table directly; `request` drains by itself. Raises `EventSourcesNotQuiescentError` if
+        `max_rounds` rounds do not settle."""
+        return self.event_sources.drain(max_rounds)
+
+    @property
+    def failed_batches(self) -> list[FailedBatch]:
+        """What the event sources gave up on (the emulated on-failure destinations), oldest
+        first."""
+        return self.event_sources.failures
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve the gateway over HTTP in a background thread; returns its base URL."""
+        """Serve the gateway over HTTP in a background thread, and poll the event sources in
+        another, as Lambda does; returns the base URL."""
         if self._server is not None:
             raise RuntimeError(f"already serving on {self._server.url}")
         self._server = LocalServer(self.gateway, host, port)
-        return self._server.start()
+        url = self._server.start()
+        self.event_sources.start()
+        return url
 
     def shutdown(self) -> None:
-        """Stop the HTTP server if one runs (idempotent; also done when the stack exits)."""
+        """Stop the HTTP server and background polling if they run (idempotent; also done when
+        the stack exits)."""
         if self._server is not None:
             self._server.stop()
             self._server = None
+        self.event_sources.stop()
