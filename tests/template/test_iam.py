@@ -1,0 +1,120 @@
+"""Least privilege: each function's role allows what its code needs, on our resources only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+TABLE_RESOURCES = [
+    {"Fn::GetAtt": ["DirectoryTable", "Arn"]},
+    {"Fn::Sub": "${DirectoryTable.Arn}/index/*"},
+]
+TOKEN_SECRETS = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
+    "secret:scim/orgs/*"
+}
+# Item-level reads and writes; transactions are authorized per item by these same actions.
+DYNAMODB_READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+DYNAMODB_CRUD = DYNAMODB_READ | {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(props: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in props.get("Policies") or []:
+        # Only inline policy documents (no managed policy, no SAM policy template), so that every
+        # grant is visible to these checks.
+        assert isinstance(policy, dict), policy
+        assert "Statement" in policy, policy
+        yield from policy["Statement"]
+
+
+def actions_on(props: Mapping[str, Any], service: str) -> set[str]:
+    return {
+        action
+        for statement in statements(props)
+        for action in _as_list(statement["Action"])
+        if action.startswith(f"{service}:")
+    }
+
+
+def services(props: Mapping[str, Any]) -> set[str]:
+    return {action.split(":")[0] for s in statements(props) for action in _as_list(s["Action"])}
+
+
+def test_no_function_brings_its_own_role_or_broad_grants(
+    functions: Mapping[str, Mapping[str, Any]],
+) -> None:
+    for logical_id, props in functions.items():
+        assert "Role" not in props, f"{logical_id}: its Policies must tell the whole story"
+        for statement in statements(props):
+            where = f"{logical_id}: {statement}"
+            assert statement["Effect"] == "Allow", where
+            assert "NotAction" not in statement, where
+            assert "NotResource" not in statement, where
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, where
+            for resource in _as_list(statement["Resource"]):
+                assert resource != "*", where
+
+
+def test_dynamodb_grants_are_on_the_directory_table_only_and_never_scan(
+    functions: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """The design forbids Scan on any request path; table management is not a function's job."""
+    for logical_id, props in functions.items():
+        for statement in statements(props):
+            actions = set(_as_list(statement["Action"]))
+            if any(a.startswith("dynamodb:") for a in actions):
+                assert actions <= DYNAMODB_CRUD, f"{logical_id}: {actions - DYNAMODB_CRUD}"
+                assert _as_list(statement["Resource"]) == TABLE_RESOURCES, logical_id
+
+
+def test_secrets_grants_are_reads_of_org_token_secrets_only(
+    functions: Mapping[str, Mapping[str, Any]],
+) -> None:
+    for logical_id, props in functions.items():
+        for statement in statements(props):
+            actions = set(_as_list(statement["Action"]))
+            if any(a.startswith("secretsmanager:") for a in actions):
+                assert logical_id == "AuthorizerFunction", f"{logical_id} reads token secrets"
+                assert actions == {"secretsmanager:GetSecretValue"}, logical_id
+                assert _as_list(statement["Resource"]) == [TOKEN_SECRETS], logical_id
+
+
+def test_authorizer_reads_token_secrets_and_nothing_else(
+    functions: Mapping[str, Mapping[str, Any]],
+) -> None:
+    props = functions["AuthorizerFunction"]
+    assert [(set(_as_list(s["Action"])), _as_list(s["Resource"])) for s in statements(props)] == [
+        ({"secretsmanager:GetSecretValue"}, [TOKEN_SECRETS])
+    ]
+
+
+def test_users_gets_item_crud_on_the_table(functions: Mapping[str, Mapping[str, Any]]) -> None:
+    props = functions["UsersFunction"]
+    assert actions_on(props, "dynamodb") == DYNAMODB_CRUD
+    assert services(props) == {"dynamodb"}
+
+
+def test_discovery_only_reads_the_table(functions: Mapping[str, Mapping[str, Any]]) -> None:
+    props = functions["DiscoveryFunction"]
+    assert actions_on(props, "dynamodb") <= DYNAMODB_READ
+    assert services(props) <= {"dynamodb"}
+
+
+@pytest.mark.parametrize("logical_id", ["UsersFunction", "DiscoveryFunction"])
+def test_scim_functions_cannot_read_token_secrets(
+    functions: Mapping[str, Mapping[str, Any]], logical_id: str
+) -> None:
+    assert not actions_on(functions[logical_id], "secretsmanager")
