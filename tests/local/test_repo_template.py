@@ -69,3 +69,11 @@ def test_template_parses_with_short_tags() -> None:
     template = SamTemplate.load(TEMPLATE)
     assert template.tables(), "the template declares no table"
     assert template.functions(), "the template declares no function"
+
+
+def test_every_stream_event_of_the_template_is_polled(repo_stack: LocalStack) -> None:
+    declared = {spec.name for spec in repo_stack.template.stream_events() if spec.enabled}
+    assert {source.name for source in repo_stack.event_sources.sources} == declared
+    # Nothing was written yet: whatever the template declares, a drain finds nothing to do.
+    assert repo_stack.drain() == 0
+    assert repo_stack.failed_batches == []

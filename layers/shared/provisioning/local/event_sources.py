@@ -105,9 +105,13 @@ class EventSourcePoller:
         """
         if not self._sources:
             return 0
-        for busy_rounds in range(max_rounds + 1):
-            if not self._runtime.serialized(lambda: self._round(patient=False)):
-                return busy_rounds
+        busy_rounds = 0
+        while self._runtime.serialized(lambda: self._round(patient=False)):
+            busy_rounds += 1
+            if busy_rounds >= max_rounds:
+                break
+        else:
+            return busy_rounds
         waiting = [
             f"{source.name}: {backlog}"
             for source in self._sources

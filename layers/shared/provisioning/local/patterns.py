@@ -23,10 +23,11 @@ from typing import Any
 
 # Lambda's documented comparison operators (Lambda developer guide, "Control which events Lambda
 # sends to your function", filter rule syntax). EventBridge adds wildcard, cidr and the object
-# forms of anything-but; a bus emulator passes a larger set.
+# forms of anything-but: a bus emulator implements those here and passes its own set.
 LAMBDA_OPERATORS = frozenset(
     {"anything-but", "equals-ignore-case", "exists", "numeric", "prefix", "suffix"}
 )
+_IMPLEMENTED = LAMBDA_OPERATORS
 _OR = "$or"
 _LOWER_BOUNDS: dict[str, Callable[[float, float], bool]] = {">": compare.gt, ">=": compare.ge}
 _UPPER_BOUNDS: dict[str, Callable[[float, float], bool]] = {"<": compare.lt, "<=": compare.le}
@@ -147,6 +148,8 @@ def matches_any(patterns: Iterable[EventPattern], event: Any) -> bool:
 
 class _Parser:
     def __init__(self, operators: frozenset[str]) -> None:
+        if operators - _IMPLEMENTED:
+            raise ValueError(f"operators not implemented: {sorted(operators - _IMPLEMENTED)}")
         self._operators = operators
 
     def object(self, pattern: Mapping[str, Any], where: str) -> _Object:
