@@ -9,6 +9,7 @@ from provisioning import clients
 from provisioning.scim.resources import USER
 from provisioning.settings import get_settings
 from provisioning.store.dynamo import in_chunks
+from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore, StoredResource, UniqueValue
 
 
@@ -45,3 +46,12 @@ def seed_users(org_id: str, count: int, prefix: str = "seeded") -> list[str]:
         )
         store.commit(items)
     return ids
+
+
+def seed_members(org_id: str, group_id: str, user_ids: list[str]) -> None:
+    """Add memberships straight through the store, 100 per transaction (set-up only: no events)."""
+    table = get_settings().table_name
+    memberships = MembershipStore(clients.dynamodb(), table)
+    store = ResourceStore(clients.dynamodb(), table)
+    for chunk in in_chunks(user_ids, 100):
+        store.commit([memberships.add_item(org_id, group_id, user_id) for user_id in chunk])

@@ -4,6 +4,8 @@ store."""
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,8 +39,10 @@ from provisioning.store.resources import (
     UniqueValue,
 )
 
-# Optimistic-lock retries for writes without If-Match (concurrent PATCHes of one resource).
-_WRITE_ATTEMPTS = 5
+# Optimistic-lock retries for writes without If-Match (concurrent PATCHes of one resource), with
+# jittered back-off so that racing writers spread out instead of colliding again.
+_WRITE_ATTEMPTS = 8
+_BACKOFF_SECONDS = 0.01
 # Attributes the server owns; a client's values for them are ignored (RFC 7643 §3.1).
 _SERVER_OWNED = frozenset({"id", "meta", "groups"})
 
@@ -249,7 +253,7 @@ class ResourceService:
     ) -> StoredResource:
         """Read, change in memory, write at the read version; retry when another writer won,
         unless the client pinned a version with If-Match (then 412, RFC 7644 §3.14)."""
-        for _ in range(_WRITE_ATTEMPTS):
+        for attempt in range(_WRITE_ATTEMPTS):
             current = self.get(org_id, resource_id)
             check_precondition(current, if_match)
             updated = change(self.model(current))
@@ -286,6 +290,7 @@ class ResourceService:
             except StaleVersionError:
                 if if_match is not None:
                     raise PreconditionFailedException(detail="the resource changed") from None
+                _back_off(attempt)
                 continue
             return (
                 stored if stored is not None and pending is None else self.get(org_id, current.id)
@@ -322,6 +327,10 @@ class ResourceService:
 
 def _without_server_owned(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k.casefold() not in _SERVER_OWNED}
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter, not crypto
 
 
 def check_precondition(current: StoredResource, if_match: str | None) -> None:

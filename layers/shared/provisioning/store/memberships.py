@@ -31,9 +31,6 @@ TransactItems = list["TransactWriteItemTypeDef"]
 # Builds the items that go with one batch of member changes (its event, a version bump...).
 BatchExtras = Callable[[list[str], list[str], bool], TransactItems]
 
-_PAGE = 1000
-
-
 def group_pk(org_id: str, group_id: str) -> str:
     return f"ORG#{org_id}#GROUP#{group_id}"
 
@@ -57,8 +54,9 @@ class MembershipStore:
 
     # --- reads -------------------------------------------------------------------------------
 
-    def members(self, org_id: str, group_id: str, page_size: int = _PAGE) -> Iterator[str]:
-        """The group's member ids in id order, read page by page (never one giant read)."""
+    def members(self, org_id: str, group_id: str, page_size: int | None = None) -> Iterator[str]:
+        """The group's member ids in id order, read page by page: DynamoDB's own 1 MB pages
+        (about 10,000 memberships each) unless `page_size` bounds them further."""
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :member)",
@@ -68,8 +66,9 @@ class MembershipStore:
             },
             "ProjectionExpression": "sk",
             "ConsistentRead": True,
-            "Limit": page_size,
         }
+        if page_size is not None:
+            arguments["Limit"] = page_size
         while True:
             response = self._client.query(**arguments)
             for item in response.get("Items", []):
