@@ -159,8 +159,11 @@ def handler(event, context):
         for record in records:
             sequence = record["dynamodb"]["SequenceNumber"]
             DELIVERIES[sequence] = DELIVERIES.get(sequence, 0) + 1
-            if "failOnce" in _image(record) and DELIVERIES[sequence] == 1:
+            first = DELIVERIES[sequence] == 1
+            if "failOnce" in _image(record) and first:
                 failures.append({"itemIdentifier": sequence})
+            if "reportBadlyOnce" in _image(record) and first:
+                failures.append({"itemIdentifier": _image(record)["reportBadlyOnce"]["S"]})
         return {"batchItemFailures": failures}
     if role == "chain":
         table = boto3.client("dynamodb")

@@ -151,6 +151,20 @@ def test_a_partial_batch_failure_retries_from_the_first_reported_record(
     assert stack.failed_batches == []
 
 
+@pytest.mark.parametrize("identifier", ["", "no-such-sequence-number"])
+def test_an_unusable_item_identifier_fails_the_whole_batch(
+    stack: LocalStack, project: Path, identifier: str
+) -> None:
+    put("partial", "a")
+    put("partial", "b", reportBadlyOnce=identifier)
+    put("partial", "c")
+    stack.drain()
+    assert [keys(batch) for batch in calls(project, "partial")] == [
+        ["a", "b", "c"],
+        ["a", "b", "c"],
+    ]
+
+
 def test_bisection_isolates_a_poison_record_and_gives_up_on_it_alone(
     stack: LocalStack, project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
