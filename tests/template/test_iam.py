@@ -24,6 +24,14 @@ DYNAMODB_CRUD = DYNAMODB_READ | {
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
 }
+# Stream consumers (the purge worker) read the table's stream, and only it.
+DYNAMODB_STREAM = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
+TABLE_STREAM = [{"Fn::GetAtt": ["DirectoryTable", "StreamArn"]}]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -75,7 +83,9 @@ def test_dynamodb_grants_are_on_the_directory_table_only_and_never_scan(
     for logical_id, props in functions.items():
         for statement in statements(props):
             actions = set(_as_list(statement["Action"]))
-            if any(a.startswith("dynamodb:") for a in actions):
+            if actions and actions <= DYNAMODB_STREAM:
+                assert _as_list(statement["Resource"]) == TABLE_STREAM, logical_id
+            elif any(a.startswith("dynamodb:") for a in actions):
                 assert actions <= DYNAMODB_CRUD, f"{logical_id}: {actions - DYNAMODB_CRUD}"
                 assert _as_list(statement["Resource"]) == TABLE_RESOURCES, logical_id
 

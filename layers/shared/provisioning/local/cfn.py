@@ -212,9 +212,22 @@ class Resolver:
             if not isinstance(resource, dict):
                 raise TemplateError(f"no resource {logical_id!r} in the template")
             namer = NAMERS.get(str(resource.get("Type")), _name_other)
-            props = self.resolve(resource.get("Properties") or {})
+            props = self._resolvable(resource.get("Properties") or {})
             self._physical[logical_id] = namer(logical_id, props, self._pseudo)
         return self._physical[logical_id]
+
+    def _resolvable(self, properties: dict[str, Any]) -> dict[str, Any]:
+        """The properties that can be resolved now. Naming a resource needs only a few of them;
+        others may refer to what exists only once the world is up (a table's StreamArn)."""
+        resolved: dict[str, Any] = {}
+        for name, value in properties.items():
+            try:
+                item = self.resolve(value)
+            except TemplateError:
+                continue
+            if item is not NO_VALUE:
+                resolved[name] = item
+        return resolved
 
     def resolve(self, value: Any) -> Any:
         """The value with every intrinsic function evaluated; `AWS::NoValue` entries dropped."""

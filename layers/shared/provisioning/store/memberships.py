@@ -31,6 +31,7 @@ TransactItems = list["TransactWriteItemTypeDef"]
 # Builds the items that go with one batch of member changes (its event, a version bump...).
 BatchExtras = Callable[[list[str], list[str], bool], TransactItems]
 
+
 def group_pk(org_id: str, group_id: str) -> str:
     return f"ORG#{org_id}#GROUP#{group_id}"
 
