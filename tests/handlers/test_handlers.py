@@ -122,3 +122,49 @@ def test_authorizer_handler_maps_a_valid_token_to_its_organization(stack):
     assert handler(event, FakeContext()) == {"isAuthorized": True, "context": {"orgId": "contoso"}}
     event["headers"]["authorization"] = "Bearer " + token[:-2] + "xx"
     assert handler(event, FakeContext())["context"] == {"authError": "invalid_token"}
+
+
+def for_group(event: dict[str, Any], group_id: str, members: dict[str, str] | None = None):
+    """An events/ group request aimed at a real group, with the sample member ids replaced."""
+    text = json.dumps(event)
+    text = text.replace("7f3b2c1a-9d8e-4f6a-b5c4-3e2d1f0a9b8c", group_id)
+    for sample, real in (members or {}).items():
+        text = text.replace(sample, real)
+    return json.loads(text)
+
+
+def test_group_flows_through_the_groups_handler(stack):
+    users = load_function("users").handler
+    groups = load_function("groups").handler
+    _, _, first = invoke(users, load_event("users_create_entra.json"))
+    second_event = load_event("users_create_entra.json")
+    second_event["body"] = json.dumps({"userName": "second@contoso.com"})
+    _, _, second = invoke(users, second_event)
+    ids = {
+        "5d48a0a8-e3f2-4e6c-8f8c-5d2b4a8c9e10": first["id"],
+        "2819c223-7f76-453a-919d-413861904646": second["id"],
+    }
+
+    status, _, group = invoke(groups, load_event("groups_create_entra.json"))
+    assert status == 201
+    status, _, found = invoke(groups, load_event("groups_query_entra.json"))
+    assert (status, [g["id"] for g in found["Resources"]]) == (200, [group["id"]])
+
+    added = for_group(load_event("groups_add_members_entra.json"), group["id"], ids)
+    status, _, body = invoke(groups, added)
+    assert (status, len(body["members"])) == (200, 2)
+
+    removed = for_group(load_event("groups_remove_member_entra.json"), group["id"], ids)
+    status, _, body = invoke(groups, removed)
+    assert [m["value"] for m in body["members"]] == [second["id"]]
+
+    pushed = for_group(load_event("groups_push_okta.json"), group["id"], ids)
+    status, _, body = invoke(groups, pushed)
+    assert sorted(m["value"] for m in body["members"]) == sorted(ids.values())
+
+    okta_removed = for_group(load_event("groups_remove_members_okta.json"), group["id"], ids)
+    status, _, body = invoke(groups, okta_removed)
+    assert [m["value"] for m in body["members"]] == [first["id"]]
+
+    status, _, _ = invoke(groups, for_group(load_event("groups_delete.json"), group["id"]))
+    assert status == 204

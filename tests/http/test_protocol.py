@@ -190,3 +190,13 @@ def test_resource_types_and_schemas_describe_users_with_the_enterprise_extension
     user_name = next(a for a in user_schema["attributes"] if a["name"] == "userName")
     assert (user_name["uniqueness"], user_name["caseExact"]) == ("server", False)
     assert contoso.get("/Schemas/urn:example:nope").status == 404
+
+
+def test_discovery_describes_groups(contoso):
+    group_type = contoso.get("/ResourceTypes/Group").json()
+    assert (group_type["endpoint"], group_type["schema"]) == (
+        "/Groups",
+        "urn:ietf:params:scim:schemas:core:2.0:Group",
+    )
+    schema = contoso.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group").json()
+    assert {a["name"] for a in schema["attributes"]} >= {"displayName", "members"}
