@@ -16,6 +16,7 @@ from typing import Any
 from provisioning import clients
 from provisioning.local import LocalStack
 from tests.conftest import REPO_ROOT, ScimClient
+from tests.http.seeding import seed_members, seed_users
 
 IMPORT_RUNS = 5
 OPERATION_RUNS = 30
@@ -113,6 +114,53 @@ def user_operations() -> list[tuple[str, float, str]]:
         return [(name, *measure(calls, operation)) for name, operation in operations]
 
 
+def group_operations(size: int) -> list[tuple[str, float, str]]:
+    """Each operation once, on a group of `size` members (moto: time is moto's, calls are AWS's)."""
+    with LocalStack.start(REPO_ROOT) as stack:
+        client = ScimClient(stack, stack.create_organization("bench"))
+        users = seed_users("bench", size + 101)
+        members, newcomers, leaver = users[:size], users[size : size + 100], users[-1]
+        group = client.post("/Groups", {"displayName": "Everyone"}).json()["id"]
+        seed_members("bench", group, members)
+        others = [
+            client.post("/Groups", {"displayName": f"Team {n}"}).json()["id"] for n in range(50)
+        ]
+        for other in others:
+            seed_members("bench", other, [leaver])
+        calls = Calls()
+        path = f"/Groups/{group}"
+
+        def once(operation: Callable[[], Any]) -> tuple[float, str]:
+            calls.counter.clear()
+            start = time.perf_counter()
+            response = operation()
+            elapsed = (time.perf_counter() - start) * 1000
+            assert response.status in (200, 204), response.body
+            described = ", ".join(f"{n} {name}" for name, n in sorted(calls.counter.items()))
+            return elapsed, described
+
+        patch = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+        add_100 = {
+            "schemas": [patch],
+            "Operations": [
+                {"op": "Add", "path": "members", "value": [{"value": u} for u in newcomers]}
+            ],
+        }
+        remove_1 = {
+            "schemas": [patch],
+            "Operations": [{"op": "Remove", "path": f'members[value eq "{members[0]}"]'}],
+        }
+        lean = f"{path}?excludedAttributes=members"
+        results = [
+            ("add 100 members in one PATCH", *once(lambda: client.request("PATCH", lean, add_100))),
+            ("remove one member", *once(lambda: client.request("PATCH", lean, remove_1))),
+            ("GET excludedAttributes=members", *once(lambda: client.get(lean))),
+            ("GET with members", *once(lambda: client.get(path))),
+            ("delete a user in 50 groups", *once(lambda: client.delete(f"/Users/{leaver}"))),
+        ]
+        return [(f"{name} ({size:,})", ms, described) for name, ms, described in results]
+
+
 def main() -> None:
     print(
         "Cold import of each handler module (median of 5 fresh interpreters, Python "
@@ -127,6 +175,14 @@ def main() -> None:
     print(f"  {'operation':<38} {'ms':>7}  DynamoDB calls")
     for name, median_ms, described in user_operations():
         print(f"  {name:<38} {median_ms:7.1f}  {described}")
+    sizes = [int(size) for size in os.environ.get("BENCH_GROUP_SIZES", "10000,100000").split(",")]
+    print(
+        "\nGroup operations on the local stack (moto), one run each, through authorizer + handler:"
+    )
+    print(f"  {'operation (members)':<46} {'ms':>9}  DynamoDB calls")
+    for size in sizes:
+        for name, ms, described in group_operations(size):
+            print(f"  {name:<46} {ms:9.1f}  {described}")
 
 
 if __name__ == "__main__":
