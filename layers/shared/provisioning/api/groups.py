@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning import clients
-from provisioning.api.resources import ResourceEndpoints
+from provisioning.api.resources import resource_app
 from provisioning.http.app import Request, ScimApp
 from provisioning.scim.groups import GroupService
 from provisioning.scim.query import Projection
-from provisioning.settings import Settings, get_settings
+from provisioning.settings import Settings
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore, StoredResource
 
@@ -34,12 +33,10 @@ class GroupMembers:
 
 
 def groups_app(settings: Settings | None = None) -> ScimApp:
-    settings = settings or get_settings()
-    client = clients.dynamodb()
-    groups = GroupService(
-        ResourceStore(client, settings.table_name),
-        MembershipStore(client, settings.table_name),
-        settings.table_name,
-    )
-    endpoints = ResourceEndpoints(groups, GroupMembers(groups))
-    return ScimApp(endpoints.routes(), settings.max_body_bytes)
+    def build(
+        resources: ResourceStore, memberships: MembershipStore, table: str
+    ) -> tuple[GroupService, GroupMembers]:
+        groups = GroupService(resources, memberships, table)
+        return groups, GroupMembers(groups)
+
+    return resource_app(settings, build)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from scim2_models import Context, ListResponse, Resource
 
-from provisioning.http.app import Request, Response, Route
+from provisioning import clients
+from provisioning.http.app import Request, Response, Route, ScimApp
 from provisioning.scim.query import ListQuery, Projection, parse_list_query
 from provisioning.scim.resources import ResourceKind
 from provisioning.scim.service import ListResult, etag, matches_etag
-from provisioning.store.resources import StoredResource
+from provisioning.settings import Settings, get_settings
+from provisioning.store.memberships import MembershipStore
+from provisioning.store.resources import ResourceStore, StoredResource
 
 LIST_RESPONSE_SCHEMA = str(ListResponse.__schema__)
 # A list page stops early (fewer items, as RFC 7644 §3.4.2.4 allows) once its resources carry this
@@ -159,3 +163,19 @@ class ResourceEndpoints:
 
     def _location(self, request: Request, resource_id: str) -> str:
         return f"{request.base_url}{self._service.kind.endpoint}/{resource_id}"
+
+
+def resource_app(
+    settings: Settings | None,
+    build: Callable[[ResourceStore, MembershipStore, str], tuple[ScimResources, Related]],
+) -> ScimApp:
+    """The ASGI app of a resource type's function: its service and related attributes built on
+    the container's DynamoDB client."""
+    settings = settings or get_settings()
+    client = clients.dynamodb()
+    service, related = build(
+        ResourceStore(client, settings.table_name),
+        MembershipStore(client, settings.table_name),
+        settings.table_name,
+    )
+    return ScimApp(ResourceEndpoints(service, related).routes(), settings.max_body_bytes)

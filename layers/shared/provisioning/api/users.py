@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning import clients
-from provisioning.api.resources import ResourceEndpoints
+from provisioning.api.resources import resource_app
 from provisioning.http.app import Request, ScimApp
 from provisioning.scim.query import Projection
 from provisioning.scim.users import UserService
-from provisioning.settings import Settings, get_settings
+from provisioning.settings import Settings
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore, StoredResource
 
@@ -44,12 +43,10 @@ class UserGroups:
 
 
 def users_app(settings: Settings | None = None) -> ScimApp:
-    settings = settings or get_settings()
-    client = clients.dynamodb()
-    users = UserService(
-        ResourceStore(client, settings.table_name),
-        MembershipStore(client, settings.table_name),
-        settings.table_name,
-    )
-    endpoints = ResourceEndpoints(users, UserGroups(users))
-    return ScimApp(endpoints.routes(), settings.max_body_bytes)
+    def build(
+        resources: ResourceStore, memberships: MembershipStore, table: str
+    ) -> tuple[UserService, UserGroups]:
+        users = UserService(resources, memberships, table)
+        return users, UserGroups(users)
+
+    return resource_app(settings, build)

@@ -10,9 +10,8 @@ from scim2_models import InvalidValueException
 
 from provisioning.events.contract import GroupDeleted, GroupMembersChanged
 from provisioning.scim.members import MemberEdit, split_members, split_patch
-from provisioning.scim.query import ListQuery
 from provisioning.scim.resources import GROUP, USER
-from provisioning.scim.service import ListResult, ResourceService
+from provisioning.scim.service import ResourceFacade, ResourceService
 from provisioning.store.dynamo import MissingReferenceError
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.outbox import outbox_item
@@ -20,7 +19,6 @@ from provisioning.store.resources import ResourceStore, StoredResource
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-    from scim2_models import Resource
 
 _MISSING_MEMBER = "a member is not a user of this organization"
 
@@ -63,27 +61,16 @@ class MemberChanges:
             raise InvalidValueException(detail=_MISSING_MEMBER) from None
 
 
-class GroupService:
+class GroupService(ResourceFacade):
     """The SCIM operations on /Groups, members included."""
-
-    kind = GROUP
 
     def __init__(
         self, resources: ResourceStore, memberships: MembershipStore, table_name: str
     ) -> None:
-        self._resources = ResourceService(resources, GROUP)
+        super().__init__(ResourceService(resources, GROUP))
         self._store = resources
         self._memberships = memberships
         self._table = table_name
-
-    def get(self, org_id: str, group_id: str) -> StoredResource:
-        return self._resources.get(org_id, group_id)
-
-    def query(self, org_id: str, query: ListQuery) -> ListResult:
-        return self._resources.query(org_id, query)
-
-    def model(self, stored: StoredResource) -> Resource[Any]:
-        return self._resources.model(stored)
 
     def member_ids(self, org_id: str, group_id: str) -> list[str]:
         return list(self._memberships.members(org_id, group_id))

@@ -338,3 +338,23 @@ def check_precondition(current: StoredResource, if_match: str | None) -> None:
         raise PreconditionFailedException(
             detail=f"If-Match does not match the current version {etag(current.version)}"
         )
+
+
+class ResourceFacade:
+    """What every resource type's service answers the same way: reads, by delegation."""
+
+    def __init__(self, resources: ResourceService) -> None:
+        self._resources = resources
+
+    @property
+    def kind(self) -> ResourceKind:
+        return self._resources.kind
+
+    def get(self, org_id: str, resource_id: str) -> StoredResource:
+        return self._resources.get(org_id, resource_id)
+
+    def query(self, org_id: str, query: ListQuery) -> ListResult:
+        return self._resources.query(org_id, query)
+
+    def model(self, stored: StoredResource) -> Resource[Any]:
+        return self._resources.model(stored)

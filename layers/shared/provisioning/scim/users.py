@@ -5,43 +5,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from provisioning.events.contract import UserDeleted
-from provisioning.scim.query import ListQuery
 from provisioning.scim.resources import GROUP, USER
-from provisioning.scim.service import ListResult, ResourceService, check_precondition
+from provisioning.scim.service import ResourceFacade, ResourceService, check_precondition
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.outbox import outbox_item
 from provisioning.store.resources import ResourceStore, StoredResource
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-    from scim2_models import Resource
 
 # Memberships removed inside the DELETE request itself; a user in more groups than this (rare)
 # has the rest removed by the purge worker, in bounded batches.
 INLINE_MEMBERSHIP_REMOVALS = 500
 
 
-class UserService:
+class UserService(ResourceFacade):
     """The SCIM operations on /Users, and the user's direct groups."""
-
-    kind = USER
 
     def __init__(
         self, resources: ResourceStore, memberships: MembershipStore, table_name: str
     ) -> None:
-        self._resources = ResourceService(resources, USER)
+        super().__init__(ResourceService(resources, USER))
         self._store = resources
         self._memberships = memberships
         self._table = table_name
-
-    def get(self, org_id: str, user_id: str) -> StoredResource:
-        return self._resources.get(org_id, user_id)
-
-    def query(self, org_id: str, query: ListQuery) -> ListResult:
-        return self._resources.query(org_id, query)
-
-    def model(self, stored: StoredResource) -> Resource[Any]:
-        return self._resources.model(stored)
 
     def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource:
         return self._resources.create(org_id, payload)

@@ -159,17 +159,6 @@ class ResourceStore:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def create(
-        self,
-        org_id: str,
-        kind: str,
-        resource: StoredResource,
-        unique: Sequence[UniqueValue | None],
-    ) -> None:
-        """Put the resource, claim its unique values and count it, all or nothing.
-        Raises UniquenessException naming the attribute whose value is taken."""
-        transact(self._client, self.create_items(org_id, kind, resource, unique))
-
     def create_items(
         self,
         org_id: str,
@@ -177,7 +166,8 @@ class ResourceStore:
         resource: StoredResource,
         unique: Sequence[UniqueValue | None],
     ) -> list[TransactWriteItemTypeDef]:
-        """The transaction items of `create` (at most 4), for callers that add their own."""
+        """Put the resource, claim its unique values and count it (at most 4 items). A failed
+        guard raises UniquenessException naming the attribute whose value is taken."""
         pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
             {
@@ -196,23 +186,6 @@ class ResourceStore:
         """Run items built by the `*_items` methods (plus the caller's) as one transaction."""
         transact(self._client, items)
 
-    def replace(
-        self,
-        org_id: str,
-        kind: str,
-        resource: StoredResource,
-        unique: Sequence[UniqueValue | None],
-        previous_unique: Sequence[UniqueValue | None],
-        expected_version: int,
-        extra: Sequence[TransactWriteItemTypeDef] = (),
-    ) -> None:
-        """Overwrite the resource if it is still at `expected_version`, moving the uniqueness
-        guards of changed values. Raises StaleVersionError or UniquenessException."""
-        items = self.replace_items(
-            org_id, kind, resource, unique, previous_unique, expected_version
-        )
-        transact(self._client, [*items, *extra])
-
     def replace_items(
         self,
         org_id: str,
@@ -222,7 +195,9 @@ class ResourceStore:
         previous_unique: Sequence[UniqueValue | None],
         expected_version: int,
     ) -> list[TransactWriteItemTypeDef]:
-        """The transaction items of `replace` (at most 5), for callers that add their own."""
+        """Overwrite the resource if it is still at `expected_version`, moving the uniqueness
+        guards of changed values (at most 5 items). Fails with StaleVersionError or
+        UniquenessException."""
         pk = org_pk(org_id)
         items: list[TransactWriteItemTypeDef] = [
             {
