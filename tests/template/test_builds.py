@@ -60,6 +60,8 @@ def scratch_copy(folder: Path, tmp_path: Path) -> Path:
         ("functions/authorizer", "AuthorizerFunction"),
         ("functions/users", "UsersFunction"),
         ("functions/discovery", "DiscoveryFunction"),
+        ("functions/groups", "GroupsFunction"),
+        ("functions/purge", "PurgeFunction"),
     ],
 )
 def test_function_build_ships_its_handler(tmp_path: Path, folder: str, logical_id: str) -> None:
@@ -68,13 +70,8 @@ def test_function_build_ships_its_handler(tmp_path: Path, folder: str, logical_i
     artifacts = tmp_path / "artifacts"
     run_make(copy / "Makefile", f"build-{logical_id}", copy, artifacts)
     assert (artifacts / "app.py").read_bytes() == (source / "app.py").read_bytes()
-    stray = [p.name for p in artifacts.iterdir() if p.name not in {"app.py", "__pycache__"}]
-    assert not stray, f"the function ships its handler only: {stray}"
-    compiled = [p.name for p in artifacts.glob("__pycache__/*.pyc")]
-    if PY313:
-        assert compiled == ["app.cpython-313.pyc"]
-    else:
-        assert compiled == []
+    # A handler is a few lines: compiling it at INIT costs nothing measurable, unlike the layer.
+    assert [p.name for p in artifacts.iterdir()] == ["app.py"]
 
 
 FAKE_PYTHON = """\
