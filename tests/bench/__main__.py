@@ -162,6 +162,7 @@ def group_operations(size: int) -> list[tuple[str, float, str]]:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(
         "Cold import of each handler module (median of 5 fresh interpreters, Python "
         f"{sys.version_info.major}.{sys.version_info.minor}, this machine):"
