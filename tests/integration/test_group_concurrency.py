@@ -67,3 +67,30 @@ def test_concurrent_renames_never_lose_a_member_change(stack):
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(rename_and_add, range(len(users))))
     assert sorted(groups.member_ids("contoso", group.id)) == sorted(users)
+
+
+def test_concurrent_member_list_replacements_leave_one_of_the_lists(stack):
+    groups = service()
+    users = seed_users("contoso", 12)
+    group = groups.create("contoso", {"displayName": "Replaced", "members": [{"value": users[0]}]})
+    lists = [users[1 + 3 * n : 4 + 3 * n] for n in range(3)] + [users[10:12]]
+
+    def replace(members: list[str]) -> None:
+        payload = {
+            "schemas": [PATCH],
+            "Operations": [
+                {"op": "replace", "path": "members", "value": [{"value": u} for u in members]}
+            ],
+        }
+        for _ in range(20):
+            try:
+                groups.patch("contoso", group.id, payload, None)
+                return
+            except TooManyRequests:
+                continue
+        raise AssertionError("never got through")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(replace, lists * 3))
+    final = sorted(groups.member_ids("contoso", group.id))
+    assert final in [sorted(members) for members in lists]

@@ -94,7 +94,7 @@ class ResourceEndpoints:
         self, resources: list[StoredResource], request: Request, projection: Projection
     ) -> list[dict[str, Any]]:
         """Render a page a window of resources at a time (their related reads run concurrently),
-        stopping early once the related entries reach the response budget."""
+        stopping before a resource that would take the related entries past the budget."""
         window = self._related.concurrency if self._related is not None else 1
         rendered: list[dict[str, Any]] = []
         entries = 0
@@ -104,37 +104,42 @@ class ResourceEndpoints:
 
         with ThreadPoolExecutor(max_workers=window) as pool:
             for start in range(0, len(resources), window):
-                if rendered and entries >= RELATED_ENTRIES_PER_RESPONSE:
-                    break
                 for body in pool.map(render, resources[start : start + window]):
-                    entries += sum(len(v) for v in body.values() if isinstance(v, list))
+                    size = sum(len(v) for v in body.values() if isinstance(v, list))
+                    if rendered and entries + size > RELATED_ENTRIES_PER_RESPONSE:
+                        return rendered
+                    entries += size
                     rendered.append(body)
         return rendered
 
     def get(self, request: Request) -> Response:
+        projection = Projection.from_params(request.params)
         stored = self._service.get(request.org_id, request.path_params["id"])
         if_none_match = request.header("if-none-match")
         if if_none_match and matches_etag(if_none_match, stored.version):
             return Response(304, None, {"ETag": etag(stored.version)})
-        return self._resource_response(200, stored, request)
+        return self._resource_response(200, stored, request, projection)
 
     def create(self, request: Request) -> Response:
+        projection = Projection.from_params(request.params)
         stored = self._service.create(request.org_id, request.json())
-        response = self._resource_response(201, stored, request)
+        response = self._resource_response(201, stored, request, projection)
         response.headers["Location"] = self._location(request, stored.id)
         return response
 
     def replace(self, request: Request) -> Response:
+        projection = Projection.from_params(request.params)
         stored = self._service.replace(
             request.org_id, request.path_params["id"], request.json(), request.header("if-match")
         )
-        return self._resource_response(200, stored, request)
+        return self._resource_response(200, stored, request, projection)
 
     def patch(self, request: Request) -> Response:
+        projection = Projection.from_params(request.params)
         stored = self._service.patch(
             request.org_id, request.path_params["id"], request.json(), request.header("if-match")
         )
-        return self._resource_response(200, stored, request)
+        return self._resource_response(200, stored, request, projection)
 
     def delete(self, request: Request) -> Response:
         self._service.delete(request.org_id, request.path_params["id"], request.header("if-match"))
@@ -157,8 +162,10 @@ class ResourceEndpoints:
             body.update(self._related.render(request, stored, projection))
         return body
 
-    def _resource_response(self, status: int, stored: StoredResource, request: Request) -> Response:
-        body = self.render(stored, request, Projection.from_params(request.params))
+    def _resource_response(
+        self, status: int, stored: StoredResource, request: Request, projection: Projection
+    ) -> Response:
+        body = self.render(stored, request, projection)
         return Response(status, body, {"ETag": etag(stored.version)})
 
     def _location(self, request: Request, resource_id: str) -> str:

@@ -52,7 +52,7 @@ class Request:
         """The body as a JSON object, or 400 invalidSyntax."""
         try:
             payload = json.loads(self.body or b"null")
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise InvalidSyntaxException(detail="the request body is not valid JSON") from None
         if not isinstance(payload, dict):
             raise InvalidSyntaxException(detail="the request body must be a JSON object")

@@ -36,9 +36,15 @@ class MemberChanges:
     to_add: set[str]
     to_remove: set[str]
 
+    exact: bool = False  # computed against the whole member list (a replace)
+
     @property
     def empty(self) -> bool:
         return not self.to_add and not self.to_remove
+
+    @property
+    def needs_current_version(self) -> bool:
+        return self.exact
 
     def write(self, head: list[TransactWriteItemTypeDef]) -> None:
         def extras(added: list[str], removed: list[str], first: bool) -> list[Any]:
@@ -99,10 +105,12 @@ class GroupService(ResourceFacade):
     ) -> StoredResource:
         rest, edit = split_patch(payload)
         remaining = next((v for k, v in rest.items() if k.casefold() == "operations"), None)
+        sent = next((v for k, v in payload.items() if k.casefold() == "operations"), None)
+        only_members = bool(sent) and not remaining
         return self._resources.patch(
             org_id,
             group_id,
-            rest if remaining or edit.is_empty else None,
+            None if only_members else rest,
             if_match,
             lambda current: self._pending(org_id, current, edit),
         )
@@ -130,7 +138,9 @@ class GroupService(ResourceFacade):
             members = set(self._memberships.members(org_id, current.id))
         to_add, to_remove = edit.against(members)
         self._require_users(org_id, to_add)
-        return self._changes(org_id, current.id, to_add, to_remove)
+        changes = self._changes(org_id, current.id, to_add, to_remove)
+        changes.exact = edit.replacement is not None
+        return changes
 
     def _changes(
         self, org_id: str, group_id: str, to_add: set[str], to_remove: set[str]

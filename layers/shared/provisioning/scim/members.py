@@ -13,6 +13,21 @@ from provisioning.scim.query import parse_filter
 from provisioning.scim.resources import GROUP
 
 MEMBERS = "members"
+_QUALIFIED_MEMBERS = f"{GROUP.model.__schema__}:{MEMBERS}".casefold()
+
+
+def _is_members(name: str) -> bool:
+    """`members`, bare or qualified by the Group schema URN (RFC 7644 §3.10)."""
+    return name.strip().casefold() in (MEMBERS, _QUALIFIED_MEMBERS)
+
+
+def _unqualified(path: str) -> str:
+    """The path without a leading Group schema URN, its case kept (ids are case-exact)."""
+    stripped = path.strip()
+    prefix = f"{GROUP.model.__schema__}:"
+    return (
+        stripped[len(prefix) :] if stripped.casefold().startswith(prefix.casefold()) else stripped
+    )
 
 
 @dataclass
@@ -64,8 +79,8 @@ def member_ids(value: Any) -> set[str]:
 
 def split_members(payload: dict[str, Any]) -> tuple[dict[str, Any], set[str] | None]:
     """A POST/PUT body without `members`, and the member ids it names (None if absent)."""
-    rest = {k: v for k, v in payload.items() if k.casefold() != MEMBERS}
-    named = [v for k, v in payload.items() if k.casefold() == MEMBERS]
+    rest = {k: v for k, v in payload.items() if not _is_members(k)}
+    named = [v for k, v in payload.items() if _is_members(k)]
     if not named or named[0] is None:
         return rest, None if not named else set()
     return rest, member_ids(named[0])
@@ -98,7 +113,7 @@ def _take_member_operation(operation: dict[str, Any], edit: MemberEdit) -> dict[
     if path is None:
         if not isinstance(value, dict):
             return operation
-        members = [v for k, v in value.items() if k.casefold() == MEMBERS]
+        members = [v for k, v in value.items() if _is_members(k)]
         if not members:
             return operation
         if op == "add":
@@ -107,11 +122,12 @@ def _take_member_operation(operation: dict[str, Any], edit: MemberEdit) -> dict[
             edit.replace(member_ids(members[0]))
         else:
             return operation
-        rest = {k: v for k, v in value.items() if k.casefold() != MEMBERS}
+        rest = {k: v for k, v in value.items() if not _is_members(k)}
         return {**operation, "value": rest} if rest else None
     if not isinstance(path, str):
         return operation
-    lowered = path.strip().casefold()
+    unqualified = _unqualified(path)
+    lowered = unqualified.casefold()
     if lowered == MEMBERS:
         if op == "add":
             edit.add(member_ids(value))
@@ -128,7 +144,7 @@ def _take_member_operation(operation: dict[str, Any], edit: MemberEdit) -> dict[
     if lowered.startswith(f"{MEMBERS}["):
         if op != "remove":
             raise InvalidPathException(detail="only remove may target members by filter")
-        edit.remove(_filtered_ids(path))
+        edit.remove(_filtered_ids(unqualified))
         return None
     return operation
 

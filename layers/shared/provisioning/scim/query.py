@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from scim2_models import (
     InvalidFilterException,
     InvalidValueException,
@@ -15,6 +16,7 @@ from scim2_models import (
 )
 from scim2_models.path import AttrPath, CompareOperator, Comparison, FilterNode
 
+from provisioning.scim.errors import from_validation_error
 from provisioning.scim.resources import MAX_RESULTS, ResourceKind
 
 MAX_FILTER_LENGTH = 4096
@@ -29,7 +31,14 @@ class Projection:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Projection:
-        return cls(_names(params, "attributes"), _names(params, "excludedAttributes"))
+        """Read and check the parameters before anything is written: a bad attribute name must
+        fail the request, not its response after a committed write."""
+        projection = cls(_names(params, "attributes"), _names(params, "excludedAttributes"))
+        try:
+            projection.parameters()
+        except ValidationError as error:
+            raise from_validation_error(error) from error
+        return projection
 
     def parameters(self) -> ResponseParameters[Any] | None:
         if not self.attributes and not self.excluded:
@@ -40,11 +49,12 @@ class Projection:
         )
 
     def excludes(self, attribute: str) -> bool:
-        """Whether the response will leave out `attribute`, so the service can skip reading it."""
+        """Whether the response will leave out a core `attribute`, so the service can skip
+        reading it (names may be qualified by their schema URN, RFC 7644 §3.10)."""
         wanted = attribute.casefold()
         if self.attributes:
-            return not any(name.casefold().split(".")[0] == wanted for name in self.attributes)
-        return any(name.casefold() == wanted for name in self.excluded)
+            return not any(_core_name(name).split(".")[0] == wanted for name in self.attributes)
+        return any(_core_name(name) == wanted for name in self.excluded)
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,14 @@ def _is_core(path: AttrPath, kind: ResourceKind) -> bool:
     if path.sub_attr is not None:
         return False
     return path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
+
+
+def _core_name(name: str) -> str:
+    """An attribute name without a `urn:...:core:2.0:<Resource>:` prefix, case-folded."""
+    lowered = name.casefold()
+    if lowered.startswith("urn:ietf:params:scim:schemas:core:2.0:"):
+        return lowered.rsplit(":", 1)[-1]
+    return lowered
 
 
 def _names(params: Mapping[str, str], key: str) -> tuple[str, ...]:

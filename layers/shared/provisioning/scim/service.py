@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 from scim2_models import (
     Context,
+    InvalidValueException,
     Meta,
     NotFoundException,
     PatchOp,
@@ -32,6 +33,7 @@ from provisioning.scim.resources import POLICY, ResourceKind
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
+from provisioning.store.dynamo import MAX_KEY_VALUE_BYTES, fits_key
 from provisioning.store.resources import (
     ResourceStore,
     StaleVersionError,
@@ -54,6 +56,11 @@ class PendingWrites(Protocol):
 
     @property
     def empty(self) -> bool: ...
+
+    @property
+    def needs_current_version(self) -> bool:
+        """Whether the writes were computed from the whole current state (a replaced member
+        list), so a concurrent change must send them back to be computed again."""
 
     def write(self, head: list[TransactWriteItemTypeDef]) -> None:
         """Write, with `head` (the resource's own items) in the first transaction."""
@@ -277,7 +284,10 @@ class ResourceService:
                     current.version,
                 )
             else:
-                expected = current.version if if_match is not None else None
+                pinned = if_match is not None or (
+                    pending is not None and pending.needs_current_version
+                )
+                expected = current.version if pinned else None
                 timestamp = now.isoformat().replace("+00:00", "Z")
                 head = [
                     self._store.touch_item(org_id, self.kind.name, current.id, timestamp, expected)
@@ -321,6 +331,10 @@ class ResourceService:
         values: list[UniqueValue | None] = []
         for unique in self.kind.unique:
             value = body.get(unique.name)
+            if value and not fits_key(value):
+                raise InvalidValueException(
+                    detail=f"{unique.name} is longer than {MAX_KEY_VALUE_BYTES} bytes"
+                )
             values.append(UniqueValue(unique.name, unique.key(value)) if value else None)
         return values
 

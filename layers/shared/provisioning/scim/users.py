@@ -53,16 +53,18 @@ class UserService(ResourceFacade):
         return [found[group_id] for group_id in sorted(found)]
 
     def delete(self, org_id: str, user_id: str, if_match: str | None) -> None:
-        """Remove the user's memberships, then the user, with a User.Deleted event; memberships
-        beyond one bounded batch go to the purge worker."""
+        """Remove the user's memberships (one bounded batch), then the user, with a User.Deleted
+        event and a purge task for whatever membership remains."""
         check_precondition(self.get(org_id, user_id), if_match)
         batch = self._memberships.memberships_of_user(org_id, user_id, INLINE_MEMBERSHIP_REMOVALS)
         self._memberships.remove_many(org_id, batch, lambda _chunk: [], reserved=0)
 
         def extra(current: StoredResource) -> list[TransactWriteItemTypeDef]:
-            items = [outbox_item(self._table, UserDeleted(org_id=org_id, user_id=current.id))]
-            if len(batch) == INLINE_MEMBERSHIP_REMOVALS:
-                items.append(self._memberships.purge_task_item(org_id, USER.name, current.id))
-            return items
+            # The task also catches a membership added while the user was being deleted (the
+            # index read above may lag), so none can outlive the user.
+            return [
+                outbox_item(self._table, UserDeleted(org_id=org_id, user_id=current.id)),
+                self._memberships.purge_task_item(org_id, USER.name, current.id),
+            ]
 
         self._resources.delete(org_id, user_id, if_match, extra)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from scim2_models import UniquenessException
+from scim2_models import PayloadTooLargeException, UniquenessException
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 Item = dict[str, "AttributeValueTypeDef"]
 
 MAX_TRANSACTION_ITEMS = 100
+# DynamoDB keys hold at most 1,024 bytes; with our prefixes, a value of this size always fits.
+MAX_KEY_VALUE_BYTES = 512
 _BATCH_GET_KEYS = 100
 _TRANSACTION_ATTEMPTS = 5
 _BATCH_ATTEMPTS = 8
@@ -23,6 +25,12 @@ _BATCH_ATTEMPTS = 8
 
 class StaleVersionError(Exception):
     """The resource changed since it was read (optimistic lock lost)."""
+
+
+def fits_key(value: str) -> bool:
+    """Whether a client-given value (an id, a unique value) can be part of a key. A longer one
+    names nothing, and reading it would be a DynamoDB validation error (a 500), not a miss."""
+    return len(value.encode()) <= MAX_KEY_VALUE_BYTES
 
 
 def s(value: str) -> AttributeValueTypeDef:
@@ -55,7 +63,13 @@ def transact(client: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef]) 
             client.transact_write_items(TransactItems=list(items))
             return
         except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
+            code = error.response["Error"]["Code"]
+            if code == "ValidationException" and "size" in str(error).casefold():
+                # An item over DynamoDB's 400 KB: the request carried too much for one resource.
+                raise PayloadTooLargeException(
+                    detail="the resource is too large to store (DynamoDB's 400 KB item limit)"
+                ) from error
+            if code != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
             failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from provisioning.store.dynamo import (
     MAX_TRANSACTION_ITEMS,
     batch_get,
+    fits_key,
     in_chunks,
     key,
     n,
@@ -82,7 +83,7 @@ class MembershipStore:
     def existing_members(self, org_id: str, group_id: str, user_ids: Sequence[str]) -> set[str]:
         """Which of `user_ids` are members: BatchGetItem on their membership keys."""
         pk = group_pk(org_id, group_id)
-        keys = [key(pk, f"MEMBER#{user_id}") for user_id in dict.fromkeys(user_ids)]
+        keys = [key(pk, f"MEMBER#{u}") for u in dict.fromkeys(user_ids) if fits_key(u)]
         found = batch_get(self._client, self._table, keys, "sk")
         return {item["sk"]["S"].removeprefix("MEMBER#") for item in found}
 

@@ -21,6 +21,7 @@ from provisioning.store.dynamo import (
     Item,
     StaleVersionError,
     batch_get,
+    fits_key,
     key,
     n,
     org_pk,
@@ -86,6 +87,8 @@ class ResourceStore:
 
     def get(self, org_id: str, kind: str, resource_id: str) -> StoredResource | None:
         """One strongly consistent GetItem."""
+        if not fits_key(resource_id):
+            return None
         response = self._client.get_item(
             TableName=self._table,
             Key=key(org_pk(org_id), resource_sk(kind, resource_id)),
@@ -96,13 +99,17 @@ class ResourceStore:
 
     def get_many(self, org_id: str, kind: str, ids: Sequence[str]) -> dict[str, StoredResource]:
         """The existing resources among `ids`, by id: BatchGetItem, 100 ids a call."""
-        keys = [key(org_pk(org_id), resource_sk(kind, i)) for i in dict.fromkeys(ids)]
+        keys = [
+            key(org_pk(org_id), resource_sk(kind, i)) for i in dict.fromkeys(ids) if fits_key(i)
+        ]
         found = (_to_resource(item) for item in batch_get(self._client, self._table, keys))
         return {resource.id: resource for resource in found}
 
     def existing_ids(self, org_id: str, kind: str, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are resources of this kind (reads keys only)."""
-        keys = [key(org_pk(org_id), resource_sk(kind, i)) for i in dict.fromkeys(ids)]
+        keys = [
+            key(org_pk(org_id), resource_sk(kind, i)) for i in dict.fromkeys(ids) if fits_key(i)
+        ]
         prefix = len(resource_sk(kind, ""))
         found = batch_get(self._client, self._table, keys, "sk")
         return {item["sk"]["S"][prefix:] for item in found}
@@ -111,6 +118,8 @@ class ResourceStore:
         self, org_id: str, kind: str, position: int, value: str
     ) -> list[StoredResource]:
         """Resources whose `position`-th unique attribute has this key: one Query on its index."""
+        if not fits_key(value):
+            return []
         index, pk_name, sk_name = _INDEXES[position]
         response = self._client.query(
             TableName=self._table,
