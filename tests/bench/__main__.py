@@ -15,6 +15,10 @@ from typing import Any
 
 from provisioning import clients
 from provisioning.local import LocalStack
+from provisioning.scim.groups import GroupService
+from provisioning.settings import get_settings
+from provisioning.store.memberships import MembershipStore
+from provisioning.store.resources import ResourceStore
 from tests.conftest import REPO_ROOT, ScimClient
 from tests.http.seeding import seed_members, seed_users
 
@@ -122,9 +126,14 @@ def group_operations(size: int) -> list[tuple[str, float, str]]:
         members, newcomers, leaver = users[:size], users[size : size + 100], users[-1]
         group = client.post("/Groups", {"displayName": "Everyone"}).json()["id"]
         seed_members("bench", group, members)
-        others = [
-            client.post("/Groups", {"displayName": f"Team {n}"}).json()["id"] for n in range(50)
-        ]
+        # Set-up straight through the service: every HTTP request also drains the table stream.
+        table = get_settings().table_name
+        groups = GroupService(
+            ResourceStore(clients.dynamodb(), table),
+            MembershipStore(clients.dynamodb(), table),
+            table,
+        )
+        others = [groups.create("bench", {"displayName": f"Team {n}"}).id for n in range(50)]
         for other in others:
             seed_members("bench", other, [leaver])
         calls = Calls()
