@@ -21,6 +21,17 @@ def service() -> GroupService:
     return GroupService(ResourceStore(client, table), MembershipStore(client, table), table)
 
 
+def patch_like_a_client(groups: GroupService, group_id: str, payload: dict) -> None:
+    """As a client does: a 429 (too much contention) is retried."""
+    for _ in range(20):
+        try:
+            groups.patch("contoso", group_id, payload, None)
+            return
+        except TooManyRequests:
+            continue
+    raise AssertionError("never got through")
+
+
 def test_concurrent_patches_adding_different_members_all_take_effect(stack):
     groups = service()
     users = seed_users("contoso", 160)
@@ -48,7 +59,6 @@ def test_concurrent_renames_never_lose_a_member_change(stack):
     group = groups.create("contoso", {"displayName": "Renamed"})
 
     def rename_and_add(index: int) -> None:
-        """As a client does: a 429 (too much contention) is retried."""
         payload = {
             "schemas": [PATCH],
             "Operations": [
@@ -56,13 +66,7 @@ def test_concurrent_renames_never_lose_a_member_change(stack):
                 {"op": "add", "path": "members", "value": [{"value": users[index]}]},
             ],
         }
-        for _ in range(20):
-            try:
-                groups.patch("contoso", group.id, payload, None)
-                return
-            except TooManyRequests:
-                continue
-        raise AssertionError("never got through")
+        patch_like_a_client(groups, group.id, payload)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(rename_and_add, range(len(users))))
@@ -82,13 +86,7 @@ def test_concurrent_member_list_replacements_leave_one_of_the_lists(stack):
                 {"op": "replace", "path": "members", "value": [{"value": u} for u in members]}
             ],
         }
-        for _ in range(20):
-            try:
-                groups.patch("contoso", group.id, payload, None)
-                return
-            except TooManyRequests:
-                continue
-        raise AssertionError("never got through")
+        patch_like_a_client(groups, group.id, payload)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(replace, lists * 3))

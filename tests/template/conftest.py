@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from provisioning.local import cfn
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -15,34 +16,9 @@ TEMPLATE = REPO_ROOT / "template.yaml"
 FUNCTION = "AWS::Serverless::Function"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags (`!Ref x`) read as their long forms (`{Ref: x}`)."""
-
-
-def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _short_tag)
-
-
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    document = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    assert isinstance(document, dict), f"{path} is not a mapping"
-    return document
+    """The template as the local stack reads it: one YAML reader for short tags."""
+    return cfn.load_template(path)
 
 
 def merge_globals(global_value: Any, local_value: Any) -> Any:

@@ -13,19 +13,18 @@ import importlib.util
 import itertools
 import json
 import logging
-import os
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeVar
 
 from provisioning.local.template import FunctionSpec
+from provisioning.local.world import patched_environment
 
 logger = logging.getLogger("provisioning.local")
 
@@ -86,20 +85,6 @@ def _lambda_environment(spec: FunctionSpec) -> dict[str, str]:
     return {**reserved, **spec.environment}
 
 
-@contextmanager
-def _environment(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class FunctionRuntime:
     """Invokes the template's functions by logical id, each in its own long-lived "container".
 
@@ -152,7 +137,7 @@ class FunctionRuntime:
 
     def _invoke(self, spec: FunctionSpec, payload: Any) -> Any:
         logical_id = spec.logical_id
-        with _environment(_lambda_environment(spec)):
+        with patched_environment(_lambda_environment(spec), ()):
             container = self._container(spec)
             request_id = str(uuid.uuid4())
             started = time.monotonic()
@@ -187,7 +172,7 @@ class FunctionRuntime:
         spec = self._specs[logical_id]
 
         def init() -> None:
-            with _environment(_lambda_environment(spec)):
+            with patched_environment(_lambda_environment(spec), ()):
                 self._container(spec)
 
         self._on_worker(init)

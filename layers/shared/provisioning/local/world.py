@@ -112,7 +112,7 @@ def reset_containers() -> None:
 
 
 @contextmanager
-def _patched_environment(set_values: Mapping[str, str], cleared: tuple[str, ...]) -> Iterator[None]:
+def patched_environment(set_values: Mapping[str, str], cleared: tuple[str, ...]) -> Iterator[None]:
     removed = [name for name in os.environ if name.startswith(cleared)]
     touched = set(set_values) | set(removed)
     saved = {name: os.environ.get(name) for name in touched}
@@ -195,7 +195,7 @@ def moto_world(template: SamTemplate) -> Iterator[MotoWorld]:
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
-    with _patched_environment(base, _CLEARED_PREFIXES), atomic_transactions():
+    with patched_environment(base, _CLEARED_PREFIXES), atomic_transactions():
         mock = mock_aws()
         mock.start()
         try:
@@ -207,7 +207,7 @@ def moto_world(template: SamTemplate) -> Iterator[MotoWorld]:
                 tables[spec.logical_id] = spec.name
             # Resolved only now: a variable may name a table's StreamArn, which moto just chose.
             environment = {**shared_environment(template), **_FORCED_ENVIRONMENT}
-            with _patched_environment(environment, ()):
+            with patched_environment(environment, ()):
                 reset_containers()
                 try:
                     yield MotoWorld(template=template, session=session, tables=tables)
