@@ -136,7 +136,7 @@ def group_operations(size: int) -> list[tuple[str, float, str]]:
         others = [groups.create("bench", {"displayName": f"Team {n}"}).id for n in range(50)]
         for other in others:
             seed_members("bench", other, [leaver])
-        client.get("/ServiceProviderConfig")  # drains the set-up's stream records first
+        stack.skip_pending()  # the set-up's ~3 stream records per seeded item trigger nothing
         calls = Calls()
         path = f"/Groups/{group}"
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from provisioning import clients
 from provisioning.local import LocalStack
 from provisioning.local.template import DEFAULT_ROUTE, SamTemplate
+from provisioning.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -77,3 +80,39 @@ def test_every_stream_event_of_the_template_is_polled(repo_stack: LocalStack) ->
     # Nothing was written yet: whatever the template declares, a drain finds nothing to do.
     assert repo_stack.drain() == 0
     assert repo_stack.failed_batches == []
+
+
+# `LocalStack.skip_pending`: records written before it trigger nothing; later ones do.
+
+
+def purge_task(org: str, group: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"TASK#{org}"},
+        "sk": {"S": f"PURGE#Group#{group}#000000"},
+        "kind": {"S": "PurgeTask"},
+        "orgId": {"S": org},
+        "target": {"S": "Group"},
+        "targetId": {"S": group},
+        "round": {"N": "0"},
+    }
+
+
+def tasks(org: str) -> list[dict[str, Any]]:
+    return clients.dynamodb().query(
+        TableName=get_settings().table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"TASK#{org}"}},
+    )["Items"]
+
+
+def test_records_written_before_skip_pending_are_not_delivered(repo_stack: LocalStack) -> None:
+    stack = repo_stack
+    table = get_settings().table_name
+    clients.dynamodb().put_item(TableName=table, Item=purge_task("acme", "before"))
+    stack.skip_pending()
+    assert stack.drain() == 0
+    assert len(tasks("acme")) == 1  # the purge worker never saw it
+
+    clients.dynamodb().put_item(TableName=table, Item=purge_task("acme", "after"))
+    assert stack.drain() >= 1
+    assert [t["targetId"]["S"] for t in tasks("acme")] == ["before"]

@@ -230,6 +230,11 @@ class DynamoDBStreamSource:
     def name(self) -> str:
         return self.spec.name
 
+    def skip_pending(self) -> None:
+        self._reader.read()  # read and dropped: nothing written so far is delivered
+        self._pending.clear()
+        self._in_flight.clear()
+
     def backlog(self) -> str | None:
         parts = []
         if self._in_flight:

@@ -46,6 +46,10 @@ class EventSource(Protocol):
         """
         ...
 
+    def skip_pending(self) -> None:
+        """Move past everything written so far, as a mapping created now (LATEST) would."""
+        ...
+
     def backlog(self) -> str | None:
         """What is still waiting to be delivered, in words; None when nothing is."""
         ...
@@ -97,6 +101,11 @@ class EventSourcePoller:
     def record_failure(self, failure: FailedBatch) -> None:
         """Where sources report what they could not deliver."""
         self._failures.append(failure)
+
+    def skip_pending(self) -> None:
+        """Let every source move past what was written so far (e.g. a test's bulk set-up)."""
+        for source in self._sources:
+            source.skip_pending()
 
     def drain(self, max_rounds: int = DEFAULT_MAX_ROUNDS) -> int:
         """Poll until a round finds nothing to do; returns how many rounds found something.
