@@ -145,8 +145,11 @@ def group_operations(size: int) -> list[tuple[str, float, str]]:
             start = time.perf_counter()
             response = operation()
             elapsed = (time.perf_counter() - start) * 1000
-            assert response.status in (200, 204), response.body
             described = ", ".join(f"{n} {name}" for name, n in sorted(calls.counter.items()))
+            if response.status not in (200, 204):
+                # On moto a 100,000-member read can outlive the function's 29 s timeout.
+                described += f" (HTTP {response.status})"
+            print(f"  {size:>7,} members: {elapsed:9.1f} ms  {described}", flush=True)
             return elapsed, described
 
         patch = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
