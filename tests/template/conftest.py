@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from provisioning.local import cfn
+from provisioning.local.template import merge_globals
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -19,21 +20,6 @@ FUNCTION = "AWS::Serverless::Function"
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """The template as the local stack reads it: one YAML reader for short tags."""
     return cfn.load_template(path)
-
-
-def merge_globals(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals rule: maps merge key by key, lists add up, anything else the resource wins."""
-    if isinstance(global_value, dict) and isinstance(local_value, dict):
-        intrinsic = any(k == "Ref" or k.startswith("Fn::") for k in (*global_value, *local_value))
-        if intrinsic:
-            return local_value
-        merged = dict(global_value)
-        for key, value in local_value.items():
-            merged[key] = merge_globals(merged[key], value) if key in merged else value
-        return merged
-    if isinstance(global_value, list) and isinstance(local_value, list):
-        return global_value + local_value
-    return local_value
 
 
 @pytest.fixture(scope="session")

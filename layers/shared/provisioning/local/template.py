@@ -134,12 +134,15 @@ class TableSpec:
     properties: Mapping[str, Any]
 
 
-def _merge_globals(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals rule: maps merge (local wins), lists concatenate, scalars are replaced."""
+def merge_globals(global_value: Any, local_value: Any) -> Any:
+    """SAM's Globals rule: maps merge (local wins), lists concatenate, scalars and intrinsic
+    functions (`{"Ref": ...}`, `{"Fn::...": ...}`) are replaced."""
     if isinstance(global_value, dict) and isinstance(local_value, dict):
+        if any(k == "Ref" or k.startswith("Fn::") for k in (*global_value, *local_value)):
+            return local_value
         merged = dict(global_value)
         for key, value in local_value.items():
-            merged[key] = _merge_globals(global_value[key], value) if key in merged else value
+            merged[key] = merge_globals(global_value[key], value) if key in merged else value
         return merged
     if isinstance(global_value, list) and isinstance(local_value, list):
         return global_value + local_value
@@ -200,7 +203,7 @@ class SamTemplate:
         resource = self.resources_of_type(FUNCTION_TYPE).get(logical_id)
         if resource is None:
             raise TemplateError(f"no function {logical_id!r} in the template")
-        merged: dict[str, Any] = _merge_globals(
+        merged: dict[str, Any] = merge_globals(
             self._globals("Function"), dict(resource.get("Properties") or {})
         )
         return merged
@@ -262,7 +265,7 @@ class SamTemplate:
         if logical_id not in apis:
             raise TemplateError(f"no HTTP API {logical_id!r} in the template")
         resource = self.resources_of_type(HTTP_API_TYPE).get(logical_id, {})
-        props = _merge_globals(self._globals("HttpApi"), dict(resource.get("Properties") or {}))
+        props = merge_globals(self._globals("HttpApi"), dict(resource.get("Properties") or {}))
         stage = str(self.resolver.resolve(props.get("StageName", DEFAULT_STAGE)))
         if stage != DEFAULT_STAGE:
             # A named stage prefixes every path with /<stage>; the local stack serves $default only.
