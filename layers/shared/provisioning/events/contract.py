@@ -12,6 +12,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from provisioning.access.model import Level, Target
+
 SOURCE = "scim.provisioning"
 
 
@@ -54,3 +56,66 @@ class UserDeleted(DomainEvent):
     detail_type: ClassVar[str] = "User.Deleted"
 
     user_id: str = Field(alias="userId")
+
+
+class UserStatusChanged(DomainEvent):
+    """A user was deactivated or reactivated (`active`); its access is suspended or restored."""
+
+    detail_type: ClassVar[str] = "User.StatusChanged"
+
+    user_id: str = Field(alias="userId")
+    active: bool
+
+
+class GroupGrantChanged(DomainEvent):
+    """An admin set (`level`) or removed (`level` null) a group's level on a workspace or folder.
+    Consumers read the grant's current state: events of one grant may arrive out of order."""
+
+    detail_type: ClassVar[str] = "Group.GrantChanged"
+
+    group_id: str = Field(alias="groupId")
+    target: Target
+    level: Level | None = None
+
+
+class AccessChange(BaseModel):
+    """One user's effective level on one target, before and after (null: no access)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    user_id: str = Field(alias="userId")
+    target: Target
+    level: Level | None
+    previous_level: Level | None = Field(alias="previousLevel")
+
+
+class AccessGranted(DomainEvent):
+    """Users gained access or had their level changed. One event carries the changes written
+    in one transaction (up to a few dozen), so a grant to a large group is not 100,000 events."""
+
+    detail_type: ClassVar[str] = "Access.Granted"
+
+    changes: list[AccessChange]
+
+
+class AccessRevoked(DomainEvent):
+    """Users lost all access to a target (`level` null in each change)."""
+
+    detail_type: ClassVar[str] = "Access.Revoked"
+
+    changes: list[AccessChange]
+
+
+# Every event type the service publishes, by detail-type.
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    event.detail_type: event
+    for event in (
+        GroupMembersChanged,
+        GroupDeleted,
+        GroupGrantChanged,
+        UserDeleted,
+        UserStatusChanged,
+        AccessGranted,
+        AccessRevoked,
+    )
+}
