@@ -80,6 +80,23 @@ class MembershipStore:
                 return
             arguments["ExclusiveStartKey"] = last
 
+    def members_after(self, org_id: str, group_id: str, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` member ids following `after` in id order: one page, resumable from its
+        last id (a fan-out over a large group works through it chunk by chunk)."""
+        pk = group_pk(org_id, group_id)
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :member)",
+            "ExpressionAttributeValues": {":pk": s(pk), ":member": s("MEMBER#")},
+            "ProjectionExpression": "sk",
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if after is not None:
+            arguments["ExclusiveStartKey"] = key(pk, f"MEMBER#{after}")
+        response = self._client.query(**arguments)
+        return [item["sk"]["S"].removeprefix("MEMBER#") for item in response.get("Items", [])]
+
     def existing_members(self, org_id: str, group_id: str, user_ids: Sequence[str]) -> set[str]:
         """Which of `user_ids` are members: BatchGetItem on their membership keys."""
         pk = group_pk(org_id, group_id)

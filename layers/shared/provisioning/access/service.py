@@ -1,0 +1,143 @@
+"""Access operations an admin performs: group grants, direct grants, and reading who has what
+and why. Group grants take effect through the fan-out (their event); direct grants are written
+here, on the one record they change."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from provisioning import clients
+from provisioning.access.errors import ConflictError, NotFoundError
+from provisioning.access.fanout import is_active
+from provisioning.access.model import AccessRecord, GroupGrant, Level, Target, TargetKind
+from provisioning.access.rules import with_direct
+from provisioning.access.updates import AccessWriter
+from provisioning.events.contract import GroupGrantChanged
+from provisioning.scim.resources import GROUP, USER
+from provisioning.settings import Settings, get_settings
+from provisioning.store.access import AccessStore
+from provisioning.store.dynamo import MissingReferenceError, StaleVersionError
+from provisioning.store.outbox import outbox_item
+from provisioning.store.resources import ResourceStore
+
+if TYPE_CHECKING:
+    from provisioning.store.organizations import OrganizationStore
+
+_ATTEMPTS = 8
+
+
+class AccessService:
+    """Set and remove group and direct grants; read access records."""
+
+    def __init__(
+        self,
+        access: AccessStore,
+        organizations: OrganizationStore,
+        resources: ResourceStore,
+        writer: AccessWriter,
+        table_name: str,
+    ) -> None:
+        self._access = access
+        self._organizations = organizations
+        self._resources = resources
+        self._writer = writer
+        self._table = table_name
+
+    @classmethod
+    def build(cls, settings: Settings | None = None) -> AccessService:
+        """The service on the container's clients."""
+        from provisioning.store.organizations import OrganizationStore
+
+        settings = settings or get_settings()
+        client = clients.dynamodb()
+        access = AccessStore(client, settings.table_name)
+        return cls(
+            access,
+            OrganizationStore(client, settings.table_name),
+            ResourceStore(client, settings.table_name),
+            AccessWriter(access, settings.table_name),
+            settings.table_name,
+        )
+
+    # --- group grants ------------------------------------------------------------------------
+
+    def set_group_grant(
+        self, org_id: str, group_id: str, target: Target, level: Level | None
+    ) -> None:
+        """Set (or, with None, remove) a group's level on a target, with its Group.GrantChanged
+        event in the same transaction; the fan-out gives its members the access."""
+        self._require_target(org_id, target)
+        event = GroupGrantChanged(org_id=org_id, group_id=group_id, target=target, level=level)
+        grant = (
+            self._access.put_grant_item(
+                org_id, GroupGrant(group_id=group_id, target=target, level=level)
+            )
+            if level is not None
+            else self._access.delete_grant_item(org_id, group_id, target)
+        )
+        try:
+            self._access.commit(
+                [
+                    self._resources.exists_check(org_id, GROUP.name, group_id),
+                    grant,
+                    outbox_item(self._table, event),
+                ]
+            )
+        except MissingReferenceError:
+            raise NotFoundError(f"group {group_id} not found") from None
+
+    def group_grants(self, org_id: str, group_id: str) -> list[GroupGrant]:
+        if self._resources.get(org_id, GROUP.name, group_id) is None:
+            raise NotFoundError(f"group {group_id} not found")
+        return self._access.grants_of_group(org_id, group_id)
+
+    # --- direct grants -----------------------------------------------------------------------
+
+    def set_direct(
+        self, org_id: str, user_id: str, target: Target, level: Level | None
+    ) -> AccessRecord | None:
+        """Set a user's direct level on a target; None removes the user from it: the direct
+        grant and any access retained from a group (what `folderRevocation: manual` keeps until
+        an admin removes it). Group grants still apply. Returns the record as written."""
+        self._require_target(org_id, target)
+        for _ in range(_ATTEMPTS):
+            record = self._access.record(org_id, user_id, target)
+            user = self._resources.get(org_id, USER.name, user_id)
+            if user is None:
+                raise NotFoundError(f"user {user_id} not found")
+            sources = with_direct(record.sources if record else (), level)
+            after = (record or AccessRecord(user_id=user_id, target=target)).model_copy(
+                update={"sources": sources, "active": is_active(user)}
+            )
+            try:
+                self._writer.write(org_id, [(record, after)])
+            except StaleVersionError:
+                continue
+            return self._access.record(org_id, user_id, target)
+        raise ConflictError("the access record is changing too often; retry")
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def access_of_user(self, org_id: str, user_id: str) -> list[AccessRecord]:
+        if self._resources.get(org_id, USER.name, user_id) is None:
+            raise NotFoundError(f"user {user_id} not found")
+        return self._access.records_of_user(org_id, user_id)
+
+    def explain(self, org_id: str, user_id: str, target: Target) -> AccessRecord | None:
+        """The user's record on a target: its level and every source of it."""
+        self._require_target(org_id, target)
+        return self._access.record(org_id, user_id, target)
+
+    def who_has(self, org_id: str, target: Target) -> list[AccessRecord]:
+        """Users with a level on a target (an eventually consistent index read)."""
+        self._require_target(org_id, target)
+        return self._access.holders(org_id, target)
+
+    def _require_target(self, org_id: str, target: Target) -> None:
+        found = (
+            self._organizations.workspace(org_id, target.id)
+            if target.type is TargetKind.WORKSPACE
+            else self._organizations.folder(org_id, target.id)
+        )
+        if found is None:
+            raise NotFoundError(f"{target.type.value} {target.id} not found")

@@ -1,0 +1,217 @@
+"""Group grants and users' access records in the single table.
+
+- group grant    pk `ORG#<org>#GROUP#<group>`, sk `GRANT#<type>:<id>` (beside the group's
+                 memberships); GSI2 `ORG#<org>#GRANTS#<type>:<id>` → `<group>` lists the groups
+                 holding a level on a target.
+- access record  pk `ORG#<org>#USER#<user>#ACCESS`, sk `<type>:<id>`: one per (user, target),
+                 with every source (JSON), the user's `active` flag, the effective `level` and a
+                 `version` that every writer conditions on. GSI1 `ORG#<org>#ACCESS#<type>:<id>` →
+                 `<user>` is set only while the record gives a level: who has access to a target.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from provisioning.access.model import AccessRecord, GroupGrant, Level, Source, Target
+from provisioning.store.dynamo import Item, batch_get, fits_key, key, n, s, transact
+from provisioning.store.memberships import group_pk
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+GRANT_PREFIX = "GRANT#"
+
+
+def access_pk(org_id: str, user_id: str) -> str:
+    return f"ORG#{org_id}#USER#{user_id}#ACCESS"
+
+
+def _grant_item(org_id: str, grant: GroupGrant) -> Item:
+    return {
+        **key(group_pk(org_id, grant.group_id), f"{GRANT_PREFIX}{grant.target}"),
+        "kind": s("GroupGrant"),
+        "groupId": s(grant.group_id),
+        "targetType": s(grant.target.type.value),
+        "targetId": s(grant.target.id),
+        "level": s(grant.level.value),
+        "gsi2pk": s(f"ORG#{org_id}#GRANTS#{grant.target}"),
+        "gsi2sk": s(grant.group_id),
+    }
+
+
+def _to_grant(item: Mapping[str, Any]) -> GroupGrant:
+    return GroupGrant(
+        group_id=item["groupId"]["S"],
+        target=Target(type=item["targetType"]["S"], id=item["targetId"]["S"]),
+        level=Level(item["level"]["S"]),
+    )
+
+
+def _record_item(org_id: str, record: AccessRecord) -> Item:
+    item: Item = {
+        **key(access_pk(org_id, record.user_id), str(record.target)),
+        "kind": s("Access"),
+        "userId": s(record.user_id),
+        "targetType": s(record.target.type.value),
+        "targetId": s(record.target.id),
+        "sources": s(
+            json.dumps([x.model_dump(by_alias=True, mode="json") for x in record.sources])
+        ),
+        "active": {"BOOL": record.active},
+        "version": n(record.version),
+    }
+    if record.level is not None:
+        item["level"] = s(record.level.value)
+        item["gsi1pk"] = s(f"ORG#{org_id}#ACCESS#{record.target}")
+        item["gsi1sk"] = s(record.user_id)
+    return item
+
+
+def _to_record(item: Mapping[str, Any]) -> AccessRecord:
+    return AccessRecord(
+        user_id=item["userId"]["S"],
+        target=Target(type=item["targetType"]["S"], id=item["targetId"]["S"]),
+        sources=tuple(Source.model_validate(x) for x in json.loads(item["sources"]["S"])),
+        active=item["active"]["BOOL"],
+        version=int(item["version"]["N"]),
+    )
+
+
+class AccessStore:
+    """Reads and writes group grants and access records. Writes are transaction items, so a
+    change commits with its outbox event; every record write is conditioned on the version read."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # --- group grants ------------------------------------------------------------------------
+
+    def grants_of_group(self, org_id: str, group_id: str) -> list[GroupGrant]:
+        """A group's grants: one Query in the group's partition."""
+        return [
+            _to_grant(item)
+            for item in self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :grant)",
+                ExpressionAttributeValues={
+                    ":pk": s(group_pk(org_id, group_id)),
+                    ":grant": s(GRANT_PREFIX),
+                },
+                ConsistentRead=True,
+            )
+        ]
+
+    def grants_on(self, org_id: str, target: Target) -> list[GroupGrant]:
+        """The groups holding a level on a target: one Query on GSI2."""
+        return [
+            _to_grant(item)
+            for item in self._query(
+                IndexName="GSI2",
+                KeyConditionExpression="gsi2pk = :pk",
+                ExpressionAttributeValues={":pk": s(f"ORG#{org_id}#GRANTS#{target}")},
+            )
+        ]
+
+    def put_grant_item(self, org_id: str, grant: GroupGrant) -> TransactWriteItemTypeDef:
+        return {"Put": {"TableName": self._table, "Item": _grant_item(org_id, grant)}}
+
+    def delete_grant_item(
+        self, org_id: str, group_id: str, target: Target
+    ) -> TransactWriteItemTypeDef:
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": key(group_pk(org_id, group_id), f"{GRANT_PREFIX}{target}"),
+            }
+        }
+
+    # --- access records ----------------------------------------------------------------------
+
+    def records(
+        self, org_id: str, wanted: Sequence[tuple[str, Target]]
+    ) -> dict[tuple[str, Target], AccessRecord]:
+        """The existing records among (user, target) pairs: BatchGetItem, 100 keys a call."""
+        keys = [
+            key(access_pk(org_id, user_id), str(target))
+            for user_id, target in dict.fromkeys(wanted)
+            if fits_key(user_id)
+        ]
+        found = (_to_record(item) for item in batch_get(self._client, self._table, keys))
+        return {(record.user_id, record.target): record for record in found}
+
+    def records_of_user(self, org_id: str, user_id: str) -> list[AccessRecord]:
+        """Every record of one user (as many as the targets it has access to): one Query."""
+        if not fits_key(user_id):
+            return []
+        return [
+            _to_record(item)
+            for item in self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": s(access_pk(org_id, user_id))},
+                ConsistentRead=True,
+            )
+        ]
+
+    def record(self, org_id: str, user_id: str, target: Target) -> AccessRecord | None:
+        if not fits_key(user_id):
+            return None
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=key(access_pk(org_id, user_id), str(target)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _to_record(item) if item else None
+
+    def holders(self, org_id: str, target: Target) -> list[AccessRecord]:
+        """Records giving a level on a target (the sparse GSI1 holds only those)."""
+        return [
+            _to_record(item)
+            for item in self._query(
+                IndexName="GSI1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": s(f"ORG#{org_id}#ACCESS#{target}")},
+            )
+        ]
+
+    def write_item(
+        self, org_id: str, before: AccessRecord | None, after: AccessRecord
+    ) -> TransactWriteItemTypeDef:
+        """Write `after` if the record is still as read (`before`; None: it did not exist). A
+        record left without sources is deleted."""
+        condition: Any = (
+            {
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": n(before.version)},
+            }
+            if before is not None
+            else {"ConditionExpression": "attribute_not_exists(pk)"}
+        )
+        if not after.sources:
+            delete: Any = {
+                "TableName": self._table,
+                "Key": key(access_pk(org_id, after.user_id), str(after.target)),
+                **condition,
+            }
+            return {"Delete": delete}
+        stored = after.model_copy(update={"version": (before.version if before else 0) + 1})
+        put: Any = {"TableName": self._table, "Item": _record_item(org_id, stored), **condition}
+        return {"Put": put}
+
+    def commit(self, items: Sequence[TransactWriteItemTypeDef]) -> None:
+        """One transaction; a record changed since it was read raises StaleVersionError."""
+        transact(self._client, items)
+
+    def _query(self, **arguments: Any) -> Iterator[Item]:
+        arguments["TableName"] = self._table
+        while True:
+            response = self._client.query(**arguments)
+            yield from response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            arguments["ExclusiveStartKey"] = last
