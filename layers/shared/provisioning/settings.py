@@ -15,6 +15,8 @@ class Settings(BaseModel):
     token_secret_prefix: str = "scim/orgs/"  # noqa: S105 - a secret *name* prefix
     max_body_bytes: int = 1_048_576
     max_page_size: int = 200
+    event_bus_name: str = ""  # only the publisher puts events
+    fanout_queue_url: str = ""  # only the fan-out queues its follow-up chunks
 
 
 @cache
@@ -23,4 +25,6 @@ def get_settings() -> Settings:
     return Settings(
         table_name=os.environ.get("TABLE_NAME", ""),
         token_secret_prefix=os.environ.get("TOKEN_SECRET_PREFIX", "scim/orgs/"),
+        event_bus_name=os.environ.get("EVENT_BUS_NAME", ""),
+        fanout_queue_url=os.environ.get("FANOUT_QUEUE_URL", ""),
     )

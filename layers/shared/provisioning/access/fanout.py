@@ -26,10 +26,11 @@ from provisioning.events.contract import (
     UserStatusChanged,
 )
 from provisioning.scim.resources import GROUP, USER
+from provisioning.scim.users import is_active
 from provisioning.store.access import AccessStore
 from provisioning.store.dynamo import StaleVersionError, in_chunks
 from provisioning.store.memberships import MembershipStore
-from provisioning.store.resources import ResourceStore, StoredResource
+from provisioning.store.resources import ResourceStore
 
 if TYPE_CHECKING:
     from provisioning.store.organizations import OrganizationStore
@@ -50,12 +51,6 @@ class Outcome:
     users: int
     changes: int
     resume_after: str | None = None
-
-
-def is_active(user: StoredResource) -> bool:
-    """A user without `active` is active (RFC 7643 §4.1.1 leaves it to the provider; Entra and
-    Okta send it on every create)."""
-    return user.body.get("active") is not False
 
 
 class AccessFanout:

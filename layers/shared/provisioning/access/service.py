@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from provisioning import clients
 from provisioning.access.errors import ConflictError, NotFoundError
-from provisioning.access.fanout import is_active
 from provisioning.access.model import AccessRecord, GroupGrant, Level, Target, TargetKind
 from provisioning.access.rules import with_direct
 from provisioning.access.updates import AccessWriter
 from provisioning.events.contract import GroupGrantChanged
 from provisioning.scim.resources import GROUP, USER
+from provisioning.scim.users import is_active
 from provisioning.settings import Settings, get_settings
 from provisioning.store.access import AccessStore
 from provisioning.store.dynamo import MissingReferenceError, StaleVersionError

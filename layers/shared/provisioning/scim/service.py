@@ -68,6 +68,8 @@ class PendingWrites(Protocol):
 
 # What a change of the given (current) resource brings with it, computed afresh on each attempt.
 Related = Callable[[StoredResource], PendingWrites | None]
+# Items (events) that go with a change of the resource's own item, from its old and new state.
+ChangeEvents = Callable[[StoredResource, StoredResource], "list[TransactWriteItemTypeDef]"]
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ class ResourceService:
         payload: dict[str, Any],
         if_match: str | None,
         related: Related | None = None,
+        events: ChangeEvents | None = None,
     ) -> StoredResource:
         """PUT (RFC 7644 §3.5.1): readOnly attributes kept, immutable ones checked."""
         body = compat.normalize_resource(_without_server_owned(payload))
@@ -191,7 +194,7 @@ class ResourceService:
             replacement.meta = current.meta
             return replacement if replacement.replace(current) else None
 
-        return self._update(org_id, resource_id, if_match, change, related)
+        return self._update(org_id, resource_id, if_match, change, related, events)
 
     def patch(
         self,
@@ -200,6 +203,7 @@ class ResourceService:
         payload: dict[str, Any] | None,
         if_match: str | None,
         related: Related | None = None,
+        events: ChangeEvents | None = None,
     ) -> StoredResource:
         """PATCH (RFC 7644 §3.5.2), all operations or none; no change writes nothing.
         `payload` is None when `related` took every operation (group members)."""
@@ -214,7 +218,7 @@ class ResourceService:
                 raise from_validation_error(error) from error
             return current if changed else None
 
-        return self._update(org_id, resource_id, if_match, change, related)
+        return self._update(org_id, resource_id, if_match, change, related, events)
 
     def delete(
         self,
@@ -257,6 +261,7 @@ class ResourceService:
         if_match: str | None,
         change: Callable[[Resource[Any]], Resource[Any] | None],
         related: Related | None,
+        events: ChangeEvents | None = None,
     ) -> StoredResource:
         """Read, change in memory, write at the read version; retry when another writer won,
         unless the client pinned a version with If-Match (then 412, RFC 7644 §3.14)."""
@@ -283,6 +288,8 @@ class ResourceService:
                     self.unique_values(current.body),
                     current.version,
                 )
+                if events is not None:
+                    head += events(current, stored)
             else:
                 pinned = if_match is not None or (
                     pending is not None and pending.needs_current_version

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from provisioning.events.contract import UserDeleted
+from provisioning.events.contract import UserDeleted, UserStatusChanged
 from provisioning.scim.resources import GROUP, USER
-from provisioning.scim.service import ResourceFacade, ResourceService, check_precondition
+from provisioning.scim.service import (
+    ChangeEvents,
+    ResourceFacade,
+    ResourceService,
+    check_precondition,
+)
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.outbox import outbox_item
 from provisioning.store.resources import ResourceStore, StoredResource
@@ -17,6 +22,12 @@ if TYPE_CHECKING:
 # Memberships removed inside the DELETE request itself; a user in more groups than this (rare)
 # has the rest removed by the purge worker, in bounded batches.
 INLINE_MEMBERSHIP_REMOVALS = 500
+
+
+def is_active(user: StoredResource) -> bool:
+    """A user without `active` is active (RFC 7643 §4.1.1 leaves it to the provider; Entra and
+    Okta send it on every create)."""
+    return user.body.get("active") is not False
 
 
 class UserService(ResourceFacade):
@@ -36,12 +47,28 @@ class UserService(ResourceFacade):
     def replace(
         self, org_id: str, user_id: str, payload: dict[str, Any], if_match: str | None
     ) -> StoredResource:
-        return self._resources.replace(org_id, user_id, payload, if_match)
+        return self._resources.replace(
+            org_id, user_id, payload, if_match, events=self._status_event(org_id)
+        )
 
     def patch(
         self, org_id: str, user_id: str, payload: dict[str, Any], if_match: str | None
     ) -> StoredResource:
-        return self._resources.patch(org_id, user_id, payload, if_match)
+        return self._resources.patch(
+            org_id, user_id, payload, if_match, events=self._status_event(org_id)
+        )
+
+    def _status_event(self, org_id: str) -> ChangeEvents:
+        """A deactivation or reactivation commits with its User.StatusChanged event, which
+        suspends or restores the user's access."""
+
+        def events(before: StoredResource, after: StoredResource) -> list[TransactWriteItemTypeDef]:
+            if is_active(before) == is_active(after):
+                return []
+            event = UserStatusChanged(org_id=org_id, user_id=after.id, active=is_active(after))
+            return [outbox_item(self._table, event)]
+
+        return events
 
     def groups(self, org_id: str, user_id: str) -> list[StoredResource]:
         """The user's direct groups that still exist (a deleted group's memberships may linger
