@@ -112,6 +112,17 @@ def batch_get(
             raise RuntimeError("DynamoDB left keys unprocessed after retries")
 
 
+def query_items(client: DynamoDBClient, **arguments: Any) -> Iterator[Item]:
+    """Every item a Query matches, following DynamoDB's 1 MB pages."""
+    while True:
+        response = client.query(**arguments)
+        yield from response.get("Items", [])
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return
+        arguments["ExclusiveStartKey"] = last
+
+
 def in_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
