@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from provisioning.access.model import AccessRecord, GroupGrant, Level, Source, Target
-from provisioning.store.dynamo import Item, batch_get, fits_key, key, n, s, transact
+from provisioning.store.dynamo import Item, batch_get, fits_key, key, n, query_items, s, transact
 from provisioning.store.memberships import group_pk
 
 if TYPE_CHECKING:
@@ -95,7 +95,9 @@ class AccessStore:
         """A group's grants: one Query in the group's partition."""
         return [
             _to_grant(item)
-            for item in self._query(
+            for item in query_items(
+                self._client,
+                TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :grant)",
                 ExpressionAttributeValues={
                     ":pk": s(group_pk(org_id, group_id)),
@@ -109,7 +111,9 @@ class AccessStore:
         """The groups holding a level on a target: one Query on GSI2."""
         return [
             _to_grant(item)
-            for item in self._query(
+            for item in query_items(
+                self._client,
+                TableName=self._table,
                 IndexName="GSI2",
                 KeyConditionExpression="gsi2pk = :pk",
                 ExpressionAttributeValues={":pk": s(f"ORG#{org_id}#GRANTS#{target}")},
@@ -149,7 +153,9 @@ class AccessStore:
             return []
         return [
             _to_record(item)
-            for item in self._query(
+            for item in query_items(
+                self._client,
+                TableName=self._table,
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": s(access_pk(org_id, user_id))},
                 ConsistentRead=True,
@@ -171,7 +177,9 @@ class AccessStore:
         """Records giving a level on a target (the sparse GSI1 holds only those)."""
         return [
             _to_record(item)
-            for item in self._query(
+            for item in query_items(
+                self._client,
+                TableName=self._table,
                 IndexName="GSI1",
                 KeyConditionExpression="gsi1pk = :pk",
                 ExpressionAttributeValues={":pk": s(f"ORG#{org_id}#ACCESS#{target}")},
@@ -205,13 +213,3 @@ class AccessStore:
     def commit(self, items: Sequence[TransactWriteItemTypeDef]) -> None:
         """One transaction; a record changed since it was read raises StaleVersionError."""
         transact(self._client, items)
-
-    def _query(self, **arguments: Any) -> Iterator[Item]:
-        arguments["TableName"] = self._table
-        while True:
-            response = self._client.query(**arguments)
-            yield from response.get("Items", [])
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            arguments["ExclusiveStartKey"] = last

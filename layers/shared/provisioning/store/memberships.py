@@ -20,6 +20,7 @@ from provisioning.store.dynamo import (
     in_chunks,
     key,
     n,
+    query_items,
     s,
     transact,
 )
@@ -71,14 +72,8 @@ class MembershipStore:
         }
         if page_size is not None:
             arguments["Limit"] = page_size
-        while True:
-            response = self._client.query(**arguments)
-            for item in response.get("Items", []):
-                yield item["sk"]["S"].removeprefix("MEMBER#")
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            arguments["ExclusiveStartKey"] = last
+        for item in query_items(self._client, **arguments):
+            yield item["sk"]["S"].removeprefix("MEMBER#")
 
     def members_after(self, org_id: str, group_id: str, after: str | None, limit: int) -> list[str]:
         """Up to `limit` member ids following `after` in id order: one page, resumable from its
@@ -106,20 +101,14 @@ class MembershipStore:
 
     def groups_of(self, org_id: str, user_id: str) -> list[str]:
         """The ids of the groups the user is a direct member of: Query on GSI1."""
-        arguments: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "GSI1",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": s(user_groups_pk(org_id, user_id))},
-        }
-        groups: list[str] = []
-        while True:
-            response = self._client.query(**arguments)
-            groups += [item["gsi1sk"]["S"] for item in response.get("Items", [])]
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return groups
-            arguments["ExclusiveStartKey"] = last
+        items = query_items(
+            self._client,
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": s(user_groups_pk(org_id, user_id))},
+        )
+        return [item["gsi1sk"]["S"] for item in items]
 
     # --- writes ------------------------------------------------------------------------------
 
