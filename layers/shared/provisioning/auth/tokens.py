@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,9 @@ _SECRET_BYTES = 32
 # How long a verifying container trusts its copy of an organization's digests. Revocation takes
 # effect after this plus API Gateway's authorizer cache TTL.
 DIGEST_CACHE_SECONDS = 30
+# How long a rotated-out token keeps working unless the caller says otherwise: time enough to paste
+# the new one into the identity provider without an outage. Zero revokes it at once.
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 
 
 class InvalidOrganizationIdError(ValueError):
@@ -37,6 +41,14 @@ class InvalidOrganizationIdError(ValueError):
 
 class OrganizationExistsError(ValueError):
     """The organization already has a token secret."""
+
+
+class OrganizationNotFoundError(LookupError):
+    """The organization has no token secret to rotate."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -109,9 +121,15 @@ def matches_any(token: str, stored: list[StoredToken], moment: datetime) -> bool
 class TokenService:
     """Issues, rotates and verifies an organization's tokens against its Secrets Manager secret."""
 
-    def __init__(self, client: SecretsManagerClient, prefix: str) -> None:
+    def __init__(
+        self,
+        client: SecretsManagerClient,
+        prefix: str,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self._client = client
         self._prefix = prefix
+        self._clock = clock
         self._provider = SecretsProvider(boto3_client=client)
 
     def secret_name(self, org_id: str) -> str:
@@ -123,7 +141,7 @@ class TokenService:
         token = token or new_token(org_id)
         if organization_of(token) != org_id:
             raise InvalidOrganizationIdError("the token does not name this organization")
-        stored = [StoredToken(digest(token), datetime.now(UTC))]
+        stored = [StoredToken(digest(token), self._clock())]
         try:
             self._client.create_secret(
                 Name=self.secret_name(org_id),
@@ -134,10 +152,11 @@ class TokenService:
             raise OrganizationExistsError(org_id) from exc
         return token
 
-    def rotate(self, org_id: str, grace: timedelta) -> str:
+    def rotate(self, org_id: str, grace: timedelta = DEFAULT_ROTATION_GRACE) -> str:
         """Issue a new token; the current ones stay valid for `grace` so the admin can paste the new
-        one into the identity provider without an outage. Expired entries are dropped."""
-        now = datetime.now(UTC)
+        one into the identity provider without an outage (a zero grace revokes them now). Expired
+        entries are dropped."""
+        now = self._clock()
         token = new_token(org_id)
         kept = [
             StoredToken(t.digest, t.issued_at, min(t.expires_at or now + grace, now + grace))
@@ -145,9 +164,12 @@ class TokenService:
             if t.is_valid_at(now)
         ]
         kept.append(StoredToken(digest(token), now))
-        self._client.put_secret_value(
-            SecretId=self.secret_name(org_id), SecretString=self._serialize(kept)
-        )
+        try:
+            self._client.put_secret_value(
+                SecretId=self.secret_name(org_id), SecretString=self._serialize(kept)
+            )
+        except self._client.exceptions.ResourceNotFoundException as exc:
+            raise OrganizationNotFoundError(org_id) from exc
         return token
 
     def verify(self, token: str) -> str | None:
@@ -156,7 +178,7 @@ class TokenService:
         if org_id is None:
             return None
         stored = self._read(org_id, max_age=DIGEST_CACHE_SECONDS)
-        return org_id if matches_any(token, stored, datetime.now(UTC)) else None
+        return org_id if matches_any(token, stored, self._clock()) else None
 
     def _read(self, org_id: str, max_age: int) -> list[StoredToken]:
         try:

@@ -1,8 +1,10 @@
 """A small ASGI application per Lambda function.
 
-Mangum hands it API Gateway's event; it authenticates from the authorizer's context, routes by
-path template, and turns every exception into a SCIM Error in one place. Handlers are synchronous
+Mangum hands it API Gateway's event; it authenticates from the request context, routes by path
+template, and turns every exception into an error response in one place. Handlers are synchronous
 functions of a `Request` returning a `Response`: a Lambda container serves one request at a time.
+What differs between the SCIM API and the admin API (base path, media type, who the caller is, the
+error body) is the app's `Dialect`; SCIM is the default.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger
@@ -37,7 +39,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Request:
-    """What a SCIM endpoint needs of an HTTP request, already authenticated to an organization."""
+    """What an endpoint needs of an HTTP request, already authenticated: to an organization on the
+    SCIM API (`org_id`), as an IAM principal on the admin API (`caller`, the org is in the path)."""
 
     method: str
     path: str
@@ -47,6 +50,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     path_params: Mapping[str, str] = field(default_factory=dict)
+    caller: str = ""
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object, or 400 invalidSyntax."""
@@ -95,12 +99,43 @@ def error_response(exc: SCIMException) -> Response:
     return Response(exc.status, error_body(exc), headers)
 
 
-class ScimApp:
-    """The ASGI application of one function: its routes under the SCIM base path."""
+class Dialect(Protocol):
+    """What an API served by `ScimApp` defines for itself."""
 
-    def __init__(self, routes: Sequence[Route], max_body_bytes: int) -> None:
+    base_path: str
+    content_type: str
+
+    def identify(self, scope: Scope) -> tuple[str, str]:
+        """The request's (org id, caller), or an exception refusing it."""
+        ...
+
+    def error_response(self, exc: Exception) -> Response:
+        """The response for a failure; an unexpected one is a 500 without internals (logged)."""
+        ...
+
+
+class Scim:
+    """The SCIM dialect: RFC 7644 paths, media type and Error bodies; the org from the token."""
+
+    base_path = BASE_PATH
+    content_type = SCIM_CONTENT_TYPE
+
+    def identify(self, scope: Scope) -> tuple[str, str]:
+        return _authorized_org(scope), ""
+
+    def error_response(self, exc: Exception) -> Response:
+        return error_response(exc if isinstance(exc, SCIMException) else ServerError())
+
+
+class ScimApp:
+    """The ASGI application of one function: its routes under its dialect's base path."""
+
+    def __init__(
+        self, routes: Sequence[Route], max_body_bytes: int, dialect: Dialect | None = None
+    ) -> None:
         self._routes = routes
         self._max_body_bytes = max_body_bytes
+        self._dialect: Dialect = dialect or Scim()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,16 +143,15 @@ class ScimApp:
         try:
             body = await self._read_body(receive)
             response = self.handle(self._request(scope, body))
-        except SCIMException as exc:
-            response = error_response(exc)
-        except Exception:
-            logger.exception("unhandled error")
-            response = error_response(ServerError())
-        await _send(send, response)
+        except Exception as exc:
+            response = self._dialect.error_response(exc)
+            if response.status >= 500:
+                logger.exception("unhandled error")
+        await _send(send, response, self._dialect.content_type)
 
     def handle(self, request: Request) -> Response:
         """Route an authenticated request to its endpoint."""
-        relative = request.path.removeprefix(BASE_PATH) or "/"
+        relative = request.path.removeprefix(self._dialect.base_path) or "/"
         for route in self._routes:
             params = route.match(relative)
             if params is None:
@@ -127,19 +161,8 @@ class ScimApp:
                 raise MethodNotAllowed(
                     detail=f"{request.method} is not supported on {route.template}"
                 )
-            return endpoint(
-                Request(
-                    request.method,
-                    request.path,
-                    request.org_id,
-                    request.base_url,
-                    request.params,
-                    request.headers,
-                    request.body,
-                    params,
-                )
-            )
-        raise NotFoundException(detail=f"no SCIM endpoint at {request.path}")
+            return endpoint(replace(request, path_params=params))
+        raise NotFoundException(detail=f"no endpoint at {request.path}")
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -161,14 +184,16 @@ class ScimApp:
         query = scope.get("query_string", b"").decode("latin-1")
         scheme = headers.get("x-forwarded-proto", "https")
         host = headers.get("host", "localhost")
+        org_id, caller = self._dialect.identify(scope)
         return Request(
             method=scope["method"].upper(),
             path=scope["path"],
-            org_id=_authorized_org(scope),
-            base_url=f"{scheme}://{host}{BASE_PATH}",
+            org_id=org_id,
+            base_url=f"{scheme}://{host}{self._dialect.base_path}",
             params=dict(parse_qsl(query, keep_blank_values=True)),
             headers=headers,
             body=body,
+            caller=caller,
         )
 
 
@@ -184,10 +209,10 @@ def _authorized_org(scope: Scope) -> str:
     return org_id
 
 
-async def _send(send: Send, response: Response) -> None:
+async def _send(send: Send, response: Response, content_type: str) -> None:
     payload = b"" if response.body is None else json.dumps(response.body).encode()
     headers = [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
     if payload:
-        headers.append((b"content-type", SCIM_CONTENT_TYPE.encode()))
+        headers.append((b"content-type", content_type.encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -158,6 +158,10 @@ class OrganizationStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             raise ConflictError(f"organization {organization.id} already exists") from None
 
+    def delete_organization(self, org_id: str) -> None:
+        """Remove the organization item (undoing a creation whose token secret failed)."""
+        self._client.delete_item(TableName=self._table, Key=key(org_pk(org_id), ORGANIZATION_SK))
+
     def organization(self, org_id: str) -> Organization | None:
         item = self._get(org_pk(org_id), ORGANIZATION_SK)
         return _to_organization(org_id, item) if item else None

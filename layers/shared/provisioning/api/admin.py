@@ -1,0 +1,314 @@
+"""The admin function's app: a JSON API under `/admin` (IAM-authorized by API Gateway) for
+organizations, tokens, settings, workspaces, folders and access.
+
+Errors are `{"error": <code>, "message": <text>}` with the status of the refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from scim2_models import SCIMException
+
+from provisioning import clients
+from provisioning.access.errors import AccessError, InvalidInputError
+from provisioning.access.model import (
+    AccessRecord,
+    FolderRevocation,
+    GroupGrant,
+    Level,
+    Target,
+    TargetKind,
+)
+from provisioning.access.service import AccessService
+from provisioning.admin.service import AdminService
+from provisioning.auth.tokens import DEFAULT_ROTATION_GRACE, TokenService
+from provisioning.http.app import Request, Response, Route, ScimApp, Scope
+from provisioning.scim.errors import from_validation_error
+from provisioning.settings import Settings, get_settings
+from provisioning.store.organizations import OrganizationStore
+from provisioning.store.resources import ResourceStore
+
+ADMIN_BASE_PATH = "/admin"
+JSON_CONTENT_TYPE = "application/json"
+# The longest rotation grace an admin may ask for: a forgotten old token should not live on.
+MAX_GRACE_HOURS = 24 * 30
+
+_ERROR_CODES = {
+    400: "invalidInput",
+    403: "forbidden",
+    404: "notFound",
+    405: "methodNotAllowed",
+    409: "conflict",
+    413: "payloadTooLarge",
+    429: "tooManyRequests",
+}
+
+logger = Logger(child=True)
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class AdminJson:
+    """The admin API's dialect: plain JSON, the caller an IAM principal."""
+
+    base_path = ADMIN_BASE_PATH
+    content_type = JSON_CONTENT_TYPE
+
+    def identify(self, scope: Scope) -> tuple[str, str]:
+        """API Gateway has already checked the SigV4 signature and `execute-api:Invoke` (the
+        local stack serves the route on loopback only); the principal goes on every log line of
+        the request, for the audit trail."""
+        event = scope.get("aws.event") or {}
+        iam = event.get("requestContext", {}).get("authorizer", {}).get("iam") or {}
+        caller = str(iam.get("userArn") or iam.get("callerId") or "")
+        logger.append_keys(caller=caller or None)
+        return "", caller
+
+    def error_response(self, exc: Exception) -> Response:
+        if isinstance(exc, AccessError):
+            status, message = exc.status, exc.message
+        elif isinstance(exc, SCIMException):
+            # The shared plumbing's refusals: a body that is not JSON, no such route, too large.
+            status, message = exc.status, exc.detail
+        else:
+            status, message = 500, "the request could not be completed; it has been logged"
+        code = _ERROR_CODES.get(status, "internalError")
+        return Response(status, {"error": code, "message": message})
+
+
+# --- request bodies ----------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CreateOrganization(_Body):
+    id: str = Field(min_length=1, max_length=63)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class RotateToken(_Body):
+    grace_hours: float = Field(
+        default=DEFAULT_ROTATION_GRACE / timedelta(hours=1),
+        ge=0,
+        le=MAX_GRACE_HOURS,
+        alias="graceHours",
+    )
+
+
+class ChangeSettings(_Body):
+    allow_members_to_create_workspaces: bool | None = Field(
+        default=None, alias="allowMembersToCreateWorkspaces"
+    )
+    folder_revocation: FolderRevocation | None = Field(default=None, alias="folderRevocation")
+
+
+class CreateWorkspace(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    created_by: str | None = Field(default=None, min_length=1, max_length=128, alias="createdBy")
+
+
+class CreateFolder(_Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SetLevel(_Body):
+    level: Level
+
+
+def parse(model: type[Body], data: Any) -> Body:
+    """Validate input against its model; a refusal is a 400 naming the fields, never a trace."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(from_validation_error(exc).detail) from None
+
+
+def _target(request: Request) -> Target:
+    return parse(Target, {"type": request.path_params["type"], "id": request.path_params["id"]})
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _json(value: BaseModel) -> dict[str, Any]:
+    return value.model_dump(by_alias=True, mode="json")
+
+
+def _record(record: AccessRecord) -> dict[str, Any]:
+    """A record with its effective level (a computed property, so not in the dump)."""
+    return {**_json(record), "level": record.level.value if record.level else None}
+
+
+def _grant(grant: GroupGrant) -> dict[str, Any]:
+    return _json(grant)
+
+
+class AdminEndpoints:
+    """HTTP face of the admin and access services: parse, call, render."""
+
+    def __init__(self, admin: AdminService, access: AccessService) -> None:
+        self._admin = admin
+        self._access = access
+
+    def routes(self) -> list[Route]:
+        org = "/orgs/{org}"
+        return [
+            Route("/orgs", {"POST": self.create_organization}),
+            Route(org, {"GET": self.organization}),
+            Route(f"{org}/token/rotate", {"POST": self.rotate_token}),
+            Route(f"{org}/settings", {"GET": self.settings, "PATCH": self.change_settings}),
+            Route(f"{org}/workspaces", {"GET": self.workspaces, "POST": self.create_workspace}),
+            Route(
+                f"{org}/workspaces/{{workspace}}/folders",
+                {"GET": self.folders, "POST": self.create_folder},
+            ),
+            Route(f"{org}/groups/{{group}}/grants", {"GET": self.group_grants}),
+            Route(
+                f"{org}/groups/{{group}}/grants/{{type}}/{{id}}",
+                {"PUT": self.set_group_grant, "DELETE": self.remove_group_grant},
+            ),
+            Route(
+                f"{org}/users/{{user}}/grants/{{type}}/{{id}}",
+                {"PUT": self.set_direct, "DELETE": self.remove_direct},
+            ),
+            Route(f"{org}/users/{{user}}/access", {"GET": self.access_of_user}),
+            Route(f"{org}/users/{{user}}/access/{{type}}/{{id}}", {"GET": self.explain}),
+            Route(f"{org}/workspaces/{{id}}/access", {"GET": self.who_has(TargetKind.WORKSPACE)}),
+            Route(f"{org}/folders/{{id}}/access", {"GET": self.who_has(TargetKind.FOLDER)}),
+        ]
+
+    # --- organizations and tokens ------------------------------------------------------------
+
+    def create_organization(self, request: Request) -> Response:
+        body = parse(CreateOrganization, request.json())
+        organization, token = self._admin.create_organization(body.id, body.name)
+        # The token is in this response and nowhere else; no cache may keep it.
+        return Response(
+            201,
+            {"organization": _json(organization), "token": token},
+            {"Cache-Control": "no-store"},
+        )
+
+    def organization(self, request: Request) -> Response:
+        return Response(200, _json(self._admin.organization(request.path_params["org"])))
+
+    def rotate_token(self, request: Request) -> Response:
+        body = parse(RotateToken, request.json() if request.body else {})
+        token = self._admin.rotate_token(
+            request.path_params["org"], timedelta(hours=body.grace_hours)
+        )
+        return Response(
+            200, {"token": token, "graceHours": body.grace_hours}, {"Cache-Control": "no-store"}
+        )
+
+    # --- settings ----------------------------------------------------------------------------
+
+    def settings(self, request: Request) -> Response:
+        return Response(200, _json(self._admin.organization(request.path_params["org"]).settings))
+
+    def change_settings(self, request: Request) -> Response:
+        body = parse(ChangeSettings, request.json())
+        settings = self._admin.update_settings(
+            request.path_params["org"],
+            body.allow_members_to_create_workspaces,
+            body.folder_revocation,
+        )
+        return Response(200, _json(settings))
+
+    # --- workspaces and folders --------------------------------------------------------------
+
+    def create_workspace(self, request: Request) -> Response:
+        body = parse(CreateWorkspace, request.json())
+        workspace, _home = self._admin.create_workspace(
+            request.path_params["org"], body.name, body.created_by
+        )
+        return Response(201, _json(workspace))
+
+    def workspaces(self, request: Request) -> Response:
+        found = self._admin.workspaces(request.path_params["org"])
+        return Response(200, {"workspaces": [_json(w) for w in found]})
+
+    def create_folder(self, request: Request) -> Response:
+        body = parse(CreateFolder, request.json())
+        params = request.path_params
+        folder = self._admin.create_folder(params["org"], params["workspace"], body.name)
+        return Response(201, _json(folder))
+
+    def folders(self, request: Request) -> Response:
+        params = request.path_params
+        found = self._admin.folders(params["org"], params["workspace"])
+        return Response(200, {"folders": [_json(f) for f in found]})
+
+    # --- access ------------------------------------------------------------------------------
+
+    def set_group_grant(self, request: Request) -> Response:
+        params = request.path_params
+        target, level = _target(request), parse(SetLevel, request.json()).level
+        self._access.set_group_grant(params["org"], params["group"], target, level)
+        return Response(
+            200, _grant(GroupGrant(group_id=params["group"], target=target, level=level))
+        )
+
+    def remove_group_grant(self, request: Request) -> Response:
+        params = request.path_params
+        self._access.set_group_grant(params["org"], params["group"], _target(request), None)
+        return Response(204)
+
+    def group_grants(self, request: Request) -> Response:
+        params = request.path_params
+        grants = self._access.group_grants(params["org"], params["group"])
+        return Response(200, {"grants": [_grant(g) for g in grants]})
+
+    def set_direct(self, request: Request) -> Response:
+        params = request.path_params
+        target, level = _target(request), parse(SetLevel, request.json()).level
+        record = self._access.set_direct(params["org"], params["user"], target, level)
+        return Response(200, _record(record or AccessRecord(user_id=params["user"], target=target)))
+
+    def remove_direct(self, request: Request) -> Response:
+        params = request.path_params
+        self._access.set_direct(params["org"], params["user"], _target(request), None)
+        return Response(204)
+
+    def access_of_user(self, request: Request) -> Response:
+        params = request.path_params
+        records = self._access.access_of_user(params["org"], params["user"])
+        return Response(200, {"userId": params["user"], "access": [_record(r) for r in records]})
+
+    def explain(self, request: Request) -> Response:
+        """The user's record on the target; a user without access gets a record without
+        sources (level null), which is the explanation."""
+        params = request.path_params
+        target = _target(request)
+        record = self._access.explain(params["org"], params["user"], target)
+        return Response(200, _record(record or AccessRecord(user_id=params["user"], target=target)))
+
+    def who_has(self, kind: TargetKind) -> Callable[[Request], Response]:
+        def endpoint(request: Request) -> Response:
+            params = request.path_params
+            target = parse(Target, {"type": kind, "id": params["id"]})
+            records = self._access.who_has(params["org"], target)
+            return Response(200, {"target": _json(target), "access": [_record(r) for r in records]})
+
+        return endpoint
+
+
+def admin_app(settings: Settings | None = None) -> ScimApp:
+    """The ASGI app of the admin function, on the container's clients."""
+    settings = settings or get_settings()
+    client = clients.dynamodb()
+    access = AccessService.build(settings)
+    admin = AdminService(
+        OrganizationStore(client, settings.table_name),
+        TokenService(clients.secrets_manager(), settings.token_secret_prefix),
+        ResourceStore(client, settings.table_name),
+        access,
+    )
+    return ScimApp(AdminEndpoints(admin, access).routes(), settings.max_body_bytes, AdminJson())
