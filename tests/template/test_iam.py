@@ -90,15 +90,28 @@ def test_dynamodb_grants_are_on_the_directory_table_only_and_never_scan(
                 assert _as_list(statement["Resource"]) == TABLE_RESOURCES, logical_id
 
 
-def test_secrets_grants_are_reads_of_org_token_secrets_only(
+# Only the admin API issues and rotates tokens; it can neither delete nor list secrets.
+ADMIN_SECRETS_ACTIONS = {
+    "secretsmanager:CreateSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:DescribeSecret",
+}
+
+
+def test_secrets_grants_are_on_org_token_secrets_only(
     functions: Mapping[str, Mapping[str, Any]],
 ) -> None:
+    allowed = {
+        "AuthorizerFunction": {"secretsmanager:GetSecretValue"},
+        "AdminFunction": ADMIN_SECRETS_ACTIONS,
+    }
     for logical_id, props in functions.items():
         for statement in statements(props):
             actions = set(_as_list(statement["Action"]))
             if any(a.startswith("secretsmanager:") for a in actions):
-                assert logical_id == "AuthorizerFunction", f"{logical_id} reads token secrets"
-                assert actions == {"secretsmanager:GetSecretValue"}, logical_id
+                assert logical_id in allowed, f"{logical_id} touches token secrets"
+                assert actions == allowed[logical_id], logical_id
                 assert _as_list(statement["Resource"]) == [TOKEN_SECRETS], logical_id
 
 
@@ -128,3 +141,23 @@ def test_scim_functions_cannot_read_token_secrets(
     functions: Mapping[str, Mapping[str, Any]], logical_id: str
 ) -> None:
     assert not actions_on(functions[logical_id], "secretsmanager")
+
+
+def test_publisher_puts_events_on_our_bus_only_and_reads_the_stream(
+    functions: Mapping[str, Mapping[str, Any]],
+) -> None:
+    grants = {
+        frozenset(_as_list(s["Action"])): _as_list(s["Resource"])
+        for s in statements(functions["PublisherFunction"])
+    }
+    assert grants == {
+        frozenset({"events:PutEvents"}): [{"Fn::GetAtt": ["DirectoryEventBus", "Arn"]}],
+        frozenset(DYNAMODB_STREAM): TABLE_STREAM,
+    }
+
+
+def test_fanout_sends_only_to_its_own_queue(functions: Mapping[str, Mapping[str, Any]]) -> None:
+    props = functions["FanoutFunction"]
+    assert services(props) == {"dynamodb", "sqs"}
+    sqs = [s for s in statements(props) if _as_list(s["Action"]) == ["sqs:SendMessage"]]
+    assert [_as_list(s["Resource"]) for s in sqs] == [[{"Fn::GetAtt": ["FanoutQueue", "Arn"]}]]

@@ -228,7 +228,7 @@ def test_routes_are_exactly_the_contract(functions: Mapping[str, Mapping[str, An
     assert declared == ROUTES
 
 
-def test_every_route_is_on_the_scim_api_behind_the_authorizer(
+def test_every_route_is_behind_the_token_authorizer_or_iam(
     functions: Mapping[str, Mapping[str, Any]],
 ) -> None:
     events = list(http_api_events(functions))
@@ -237,9 +237,12 @@ def test_every_route_is_on_the_scim_api_behind_the_authorizer(
         where = f"{logical_id}.Events.{name}"
         assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", name), f"{where}: name it clearly"
         assert props.get("ApiId") == {"Ref": "ScimApi"}, f"{where} is not on ScimApi"
-        # No override: the default authorizer applies (`Authorizer: NONE` would open the route).
+        # SCIM routes keep the default authorizer; admin routes, and only they, use IAM.
+        # (`Authorizer: NONE` would open a route.)
         authorizer = (props.get("Auth") or {}).get("Authorizer", "ScimTokenAuthorizer")
-        assert authorizer == "ScimTokenAuthorizer", where
+        expected = "AWS_IAM" if props["Path"].startswith("/admin/") else "ScimTokenAuthorizer"
+        assert authorizer == expected, where
+        assert props["Path"].startswith(("/scim/v2/", "/admin/")), where
         assert props.get("PayloadFormatVersion", "2.0") == "2.0", where
     for logical_id, props in functions.items():
         for name, event in (props.get("Events") or {}).items():
@@ -361,5 +364,46 @@ def test_alarms_are_sensible(resources: Mapping[str, Any]) -> None:
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm
         # No data is good news for errors; "missing" must not page anyone at night.
         assert alarm["TreatMissingData"] == "notBreaching", alarm
-        assert alarm["Statistic"] == "Sum", alarm
+        # Counts are summed; a lag or a queue depth is watched at its peak.
+        peak = alarm["MetricName"] in {"IteratorAge", "ApproximateNumberOfMessagesVisible"}
+        assert alarm["Statistic"] == ("Maximum" if peak else "Sum"), alarm
         assert alarm["Period"] * alarm["EvaluationPeriods"] <= 3600, alarm
+
+
+def test_the_access_rule_routes_the_fanouts_events_to_its_queue(
+    resources: Mapping[str, Any],
+) -> None:
+    rule = resources["AccessChangesRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "DirectoryEventBus"}
+    assert rule["EventPattern"]["source"] == ["scim.provisioning"]
+    # Access.* events are for downstream consumers: routing them back would loop.
+    assert not [t for t in rule["EventPattern"]["detail-type"] if t.startswith("Access.")]
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["FanoutQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["FanoutDeadLetterQueue", "Arn"]}
+
+
+def test_the_fanout_queue_outlasts_retries_and_has_a_dead_letter_queue(
+    resources: Mapping[str, Any], functions: Mapping[str, Mapping[str, Any]]
+) -> None:
+    queue = resources["FanoutQueue"]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["FanoutDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] >= 3
+    # Lambda's advice for an SQS source: visibility at least six times the function timeout.
+    assert queue["VisibilityTimeout"] >= 6 * functions["FanoutFunction"]["Timeout"]
+    [source] = functions["FanoutFunction"]["Events"].values()
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_publisher_never_gives_up_on_an_outbox_event(
+    functions: Mapping[str, Mapping[str, Any]],
+) -> None:
+    [source] = functions["PublisherFunction"]["Events"].values()
+    props = source["Properties"]
+    assert source["Type"] == "DynamoDB"
+    assert props["MaximumRetryAttempts"] == -1
+    assert props["MaximumRecordAgeInSeconds"] == -1
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert '"Outbox"' in props["FilterCriteria"]["Filters"][0]["Pattern"]
