@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from provisioning import clients
-from provisioning.auth.__main__ import main
 from provisioning.auth.tokens import OrganizationExistsError, TokenService
 
 
@@ -46,11 +45,3 @@ def test_rotation_keeps_the_previous_token_for_the_grace_period(tokens):
     assert fresh.verify(first) is None
     assert fresh.verify(second) is None
     assert fresh.verify(third) == "contoso"
-
-
-def test_command_line_creates_an_organization_and_prints_its_token(stack, capsys):
-    assert main(["create-organization", "fabrikam"]) == 0
-    token = capsys.readouterr().out.strip()
-    assert TokenService(clients.secrets_manager(), "scim/orgs/").verify(token) == "fabrikam"
-    assert main(["create-organization", "fabrikam"]) == 2
-    assert main(["create-organization", "Not_Valid"]) == 2

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from provisioning import clients
 from provisioning.access.errors import (
     ConflictError,
     ForbiddenError,
@@ -32,11 +33,12 @@ from provisioning.auth.tokens import (
 )
 from provisioning.scim.resources import USER
 from provisioning.scim.users import is_active
+from provisioning.settings import Settings, get_settings
+from provisioning.store.organizations import OrganizationStore
+from provisioning.store.resources import ResourceStore
 
 if TYPE_CHECKING:
     from provisioning.access.service import AccessService
-    from provisioning.store.organizations import OrganizationStore
-    from provisioning.store.resources import ResourceStore
 
 HOME_FOLDER_NAME = "Home"
 
@@ -65,6 +67,18 @@ class AdminService:
         self._resources = resources
         self._access = access
         self._clock = clock
+
+    @classmethod
+    def build(cls, access: AccessService, settings: Settings | None = None) -> AdminService:
+        """The service on the container's clients."""
+        settings = settings or get_settings()
+        client = clients.dynamodb()
+        return cls(
+            OrganizationStore(client, settings.table_name),
+            TokenService(clients.secrets_manager(), settings.token_secret_prefix),
+            ResourceStore(client, settings.table_name),
+            access,
+        )
 
     # --- organizations and tokens ------------------------------------------------------------
 

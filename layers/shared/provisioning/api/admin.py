@@ -14,7 +14,6 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scim2_models import SCIMException
 
-from provisioning import clients
 from provisioning.access.errors import AccessError, InvalidInputError
 from provisioning.access.model import (
     AccessRecord,
@@ -26,12 +25,10 @@ from provisioning.access.model import (
 )
 from provisioning.access.service import AccessService
 from provisioning.admin.service import AdminService
-from provisioning.auth.tokens import DEFAULT_ROTATION_GRACE, TokenService
+from provisioning.auth.tokens import DEFAULT_ROTATION_GRACE
 from provisioning.http.app import Request, Response, Route, ScimApp, Scope
 from provisioning.scim.errors import from_validation_error
 from provisioning.settings import Settings, get_settings
-from provisioning.store.organizations import OrganizationStore
-from provisioning.store.resources import ResourceStore
 
 ADMIN_BASE_PATH = "/admin"
 JSON_CONTENT_TYPE = "application/json"
@@ -303,12 +300,6 @@ class AdminEndpoints:
 def admin_app(settings: Settings | None = None) -> ScimApp:
     """The ASGI app of the admin function, on the container's clients."""
     settings = settings or get_settings()
-    client = clients.dynamodb()
     access = AccessService.build(settings)
-    admin = AdminService(
-        OrganizationStore(client, settings.table_name),
-        TokenService(clients.secrets_manager(), settings.token_secret_prefix),
-        ResourceStore(client, settings.table_name),
-        access,
-    )
+    admin = AdminService.build(access, settings)
     return ScimApp(AdminEndpoints(admin, access).routes(), settings.max_body_bytes, AdminJson())
