@@ -1,0 +1,217 @@
+"""The admin API through the local stack (HTTP on moto): each route, and the org settings it
+enforces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import ScimClient
+from tests.http.test_groups import new_group
+
+ORG = "acme"
+
+
+def call(stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    response = stack.request(method, f"/admin{path}", headers=headers, body=body)
+    return response.status, (response.json() if response.body else None)
+
+
+@pytest.fixture
+def acme(stack) -> ScimClient:
+    """An organization created through the admin API, as its SCIM client sees it."""
+    status, created = call(stack, "POST", "/orgs", {"id": ORG, "name": "Acme"})
+    assert status == 201, created
+    return ScimClient(stack, created["token"])
+
+
+@pytest.fixture
+def workspace(stack, acme) -> dict[str, Any]:
+    status, created = call(stack, "POST", f"/orgs/{ORG}/workspaces", {"name": "Sales"})
+    assert status == 201, created
+    return created
+
+
+@pytest.fixture
+def user_id(acme) -> str:
+    return acme.create_user("ada@acme.example")["id"]
+
+
+def test_token_from_organization_creation_authenticates_scim_requests(acme):
+    assert acme.get("/Users").status == 200
+
+
+def test_organization_reads_back_with_default_settings(stack, acme):
+    status, body = call(stack, "GET", f"/orgs/{ORG}")
+    assert (status, body["id"], body["name"]) == (200, ORG, "Acme")
+    assert body["settings"] == {
+        "allowMembersToCreateWorkspaces": True,
+        "folderRevocation": "automatic",
+    }
+
+
+def test_rotated_token_authenticates_scim_requests(stack, acme):
+    status, body = call(stack, "POST", f"/orgs/{ORG}/token/rotate", {"graceHours": 1})
+    assert (status, body["graceHours"]) == (200, 1)
+    assert ScimClient(stack, body["token"]).get("/Users").status == 200
+
+
+def test_rotation_of_an_unknown_organization_is_not_found(stack):
+    assert call(stack, "POST", "/orgs/nobody/token/rotate")[0] == 404
+
+
+def test_negative_grace_is_refused(stack, acme):
+    status, body = call(stack, "POST", f"/orgs/{ORG}/token/rotate", {"graceHours": -1})
+    assert (status, body["error"]) == (400, "invalidInput")
+
+
+def test_settings_patch_changes_only_the_given_setting(stack, acme):
+    status, body = call(stack, "PATCH", f"/orgs/{ORG}/settings", {"folderRevocation": "manual"})
+    assert status == 200
+    assert body == {"allowMembersToCreateWorkspaces": True, "folderRevocation": "manual"}
+    assert call(stack, "GET", f"/orgs/{ORG}/settings")[1] == body
+
+
+def test_settings_patch_with_an_unknown_policy_is_a_400(stack, acme):
+    status, body = call(stack, "PATCH", f"/orgs/{ORG}/settings", {"folderRevocation": "never"})
+    assert (status, body["error"]) == (400, "invalidInput")
+    assert "folderRevocation" in body["message"]
+
+
+def test_settings_of_an_unknown_organization_are_not_found(stack):
+    assert call(stack, "GET", "/orgs/nobody/settings")[0] == 404
+
+
+def test_admin_created_workspace_is_listed_with_its_home_folder(stack, workspace):
+    assert workspace["createdBy"] is None
+    assert call(stack, "GET", f"/orgs/{ORG}/workspaces")[1] == {"workspaces": [workspace]}
+    status, body = call(stack, "GET", f"/orgs/{ORG}/workspaces/{workspace['id']}/folders")
+    assert status == 200
+    assert body["folders"] == [
+        {
+            "id": workspace["homeFolderId"],
+            "name": "Home",
+            "workspaceId": workspace["id"],
+            "home": True,
+        }
+    ]
+
+
+def test_workspace_in_an_unknown_organization_is_not_found(stack):
+    assert call(stack, "POST", "/orgs/nobody/workspaces", {"name": "Sales"})[0] == 404
+
+
+def test_folder_is_created_in_its_workspace(stack, workspace):
+    path = f"/orgs/{ORG}/workspaces/{workspace['id']}/folders"
+    status, folder = call(stack, "POST", path, {"name": "Accounts"})
+    assert (status, folder["home"], folder["workspaceId"]) == (201, False, workspace["id"])
+    assert folder in call(stack, "GET", path)[1]["folders"]
+
+
+def test_folder_in_an_unknown_workspace_is_not_found(stack, acme):
+    status, body = call(stack, "POST", f"/orgs/{ORG}/workspaces/nowhere/folders", {"name": "X"})
+    assert (status, body["error"]) == (404, "notFound")
+
+
+def test_member_creates_a_workspace_and_becomes_its_editor(stack, acme, user_id):
+    status, created = call(
+        stack, "POST", f"/orgs/{ORG}/workspaces", {"name": "Mine", "createdBy": user_id}
+    )
+    assert (status, created["createdBy"]) == (201, user_id)
+    status, record = call(
+        stack, "GET", f"/orgs/{ORG}/users/{user_id}/access/workspace/{created['id']}"
+    )
+    assert (status, record["level"]) == (200, "editor")
+    assert [source["type"] for source in record["sources"]] == ["direct"]
+
+
+def test_member_may_not_create_a_workspace_when_the_organization_forbids_it(stack, acme, user_id):
+    call(stack, "PATCH", f"/orgs/{ORG}/settings", {"allowMembersToCreateWorkspaces": False})
+    status, body = call(
+        stack, "POST", f"/orgs/{ORG}/workspaces", {"name": "Mine", "createdBy": user_id}
+    )
+    assert (status, body["error"]) == (403, "forbidden")
+    assert call(stack, "GET", f"/orgs/{ORG}/workspaces")[1] == {"workspaces": []}
+
+
+def test_admin_creates_workspaces_whatever_the_member_setting(stack, acme):
+    call(stack, "PATCH", f"/orgs/{ORG}/settings", {"allowMembersToCreateWorkspaces": False})
+    assert call(stack, "POST", f"/orgs/{ORG}/workspaces", {"name": "Ops"})[0] == 201
+
+
+def test_unknown_member_may_not_create_a_workspace(stack, acme):
+    status, _ = call(
+        stack, "POST", f"/orgs/{ORG}/workspaces", {"name": "Mine", "createdBy": "nobody"}
+    )
+    assert status == 404
+
+
+def test_deactivated_member_may_not_create_a_workspace(stack, acme):
+    inactive = acme.create_user("bob@acme.example", active=False)["id"]
+    status, _ = call(
+        stack, "POST", f"/orgs/{ORG}/workspaces", {"name": "Mine", "createdBy": inactive}
+    )
+    assert status == 403
+
+
+def test_group_grant_is_set_listed_and_removed(stack, acme, workspace):
+    group = new_group(acme, "Sales team")["id"]
+    grant_path = f"/orgs/{ORG}/groups/{group}/grants/workspace/{workspace['id']}"
+    status, grant = call(stack, "PUT", grant_path, {"level": "checker"})
+    assert (status, grant["level"], grant["target"]["id"]) == (200, "checker", workspace["id"])
+    assert call(stack, "GET", f"/orgs/{ORG}/groups/{group}/grants")[1] == {"grants": [grant]}
+    assert call(stack, "DELETE", grant_path)[0] == 204
+    assert call(stack, "GET", f"/orgs/{ORG}/groups/{group}/grants")[1] == {"grants": []}
+
+
+def test_group_grant_for_an_unknown_group_is_not_found(stack, workspace):
+    path = f"/orgs/{ORG}/groups/nobody/grants/workspace/{workspace['id']}"
+    assert call(stack, "PUT", path, {"level": "editor"})[0] == 404
+
+
+def test_grant_with_an_unknown_level_is_a_400(stack, acme, workspace):
+    group = new_group(acme, "Sales team")["id"]
+    path = f"/orgs/{ORG}/groups/{group}/grants/workspace/{workspace['id']}"
+    status, body = call(stack, "PUT", path, {"level": "owner"})
+    assert (status, body["error"]) == (400, "invalidInput")
+
+
+def test_grant_on_an_unknown_target_kind_is_a_400(stack, acme):
+    group = new_group(acme, "Sales team")["id"]
+    path = f"/orgs/{ORG}/groups/{group}/grants/project/p1"
+    assert call(stack, "PUT", path, {"level": "editor"})[0] == 400
+
+
+def test_direct_grant_shows_in_access_explain_and_who(stack, workspace, user_id):
+    target = f"workspace/{workspace['id']}"
+    status, record = call(
+        stack, "PUT", f"/orgs/{ORG}/users/{user_id}/grants/{target}", {"level": "viewer"}
+    )
+    assert (status, record["level"]) == (200, "viewer")
+    status, access = call(stack, "GET", f"/orgs/{ORG}/users/{user_id}/access")
+    assert status == 200
+    assert {(r["target"]["id"], r["level"]) for r in access["access"]} >= {
+        (workspace["id"], "viewer")
+    }
+    status, who = call(stack, "GET", f"/orgs/{ORG}/workspaces/{workspace['id']}/access")
+    assert (status, [r["userId"] for r in who["access"]]) == (200, [user_id])
+
+
+def test_removed_direct_grant_explains_as_no_access(stack, workspace, user_id):
+    path = f"/orgs/{ORG}/users/{user_id}/grants/workspace/{workspace['id']}"
+    call(stack, "PUT", path, {"level": "editor"})
+    assert call(stack, "DELETE", path)[0] == 204
+    status, record = call(
+        stack, "GET", f"/orgs/{ORG}/users/{user_id}/access/workspace/{workspace['id']}"
+    )
+    assert (status, record["level"], record["sources"]) == (200, None, [])
+
+
+def test_who_has_access_to_an_unknown_folder_is_not_found(stack, acme):
+    assert call(stack, "GET", f"/orgs/{ORG}/folders/nowhere/access")[0] == 404
+
+
+def test_access_of_an_unknown_user_is_not_found(stack, acme):
+    assert call(stack, "GET", f"/orgs/{ORG}/users/nobody/access")[0] == 404

@@ -1,0 +1,145 @@
+"""The installed `scimctl` against the local stack served on a loopback socket.
+
+It runs as its own process, as an admin runs it: the in-process functions log to this process's
+standard output, which would otherwise mix with the command's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCIMCTL = Path(sys.executable).parent / "scimctl"
+
+pytestmark = pytest.mark.http
+
+
+@pytest.fixture
+def url(stack) -> str:
+    return f"{stack.serve()}/admin"
+
+
+def run(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run one command; its exit code, standard output and standard error."""
+    done = subprocess.run(  # noqa: S603 - our own console script
+        [str(SCIMCTL), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def scimctl(url):
+    return lambda *argv: run(*argv, "--url", url)
+
+
+@pytest.fixture
+def workspace_id(scimctl) -> str:
+    scimctl("org", "create", "acme")
+    code, out, _ = scimctl("workspace", "create", "--org", "acme", "Sales", "--json")
+    assert code == 0
+    return str(json.loads(out)["id"])
+
+
+def test_org_create_prints_the_token_once(scimctl):
+    code, out, _ = scimctl("org", "create", "acme", "--name", "Acme")
+    assert code == 0
+    assert "organization acme (Acme)" in out
+    assert out.strip().splitlines()[-1].startswith("scim_acme_")
+
+
+def test_second_org_create_fails_with_the_api_message_and_no_token(scimctl):
+    scimctl("org", "create", "acme")
+    code, out, err = scimctl("org", "create", "acme")
+    assert (code, out) == (1, "")
+    assert "organization acme already exists (HTTP 409)" in err
+    assert "scim_acme_" not in err
+
+
+def test_token_rotate_prints_the_new_token_and_the_grace(scimctl):
+    scimctl("org", "create", "acme")
+    code, out, _ = scimctl("token", "rotate", "--org", "acme", "--grace-hours", "2")
+    assert code == 0
+    assert "scim_acme_" in out
+    assert "previous tokens stay valid for 2 hours" in out
+
+
+def test_settings_set_then_show(scimctl):
+    scimctl("org", "create", "acme")
+    code, _, _ = scimctl(
+        "settings", "set", "--org", "acme", "--allow-members-to-create-workspaces", "false"
+    )
+    assert code == 0
+    code, out, _ = scimctl("settings", "show", "--org", "acme")
+    assert out.splitlines() == [
+        "allowMembersToCreateWorkspaces: false",
+        "folderRevocation: automatic",
+    ]
+
+
+def test_settings_set_without_a_setting_is_an_error(scimctl):
+    code, _, err = scimctl("settings", "set", "--org", "acme")
+    assert code == 1
+    assert "nothing to set" in err
+
+
+def test_workspace_list_shows_the_created_workspace(scimctl, workspace_id):
+    code, out, _ = scimctl("workspace", "list", "--org", "acme")
+    assert code == 0
+    assert out.startswith(f"{workspace_id}  Sales  (home folder ")
+
+
+def test_folder_create_then_list_marks_the_home_folder(scimctl, workspace_id):
+    scimctl("folder", "create", "--org", "acme", "--workspace", workspace_id, "Accounts")
+    code, out, _ = scimctl("folder", "list", "--org", "acme", "--workspace", workspace_id)
+    lines = out.splitlines()
+    assert code == 0
+    assert sorted(line.split("  ")[1] for line in lines) == ["Accounts", "Home"]
+    assert sum(line.endswith("(home)") for line in lines) == 1
+
+
+def test_access_commands_on_an_unknown_user_exit_non_zero(scimctl, workspace_id):
+    code, _, err = scimctl(
+        "access",
+        "set",
+        "--org",
+        "acme",
+        "--user",
+        "nobody",
+        "--workspace",
+        workspace_id,
+        "--level",
+        "editor",
+    )
+    assert code == 1
+    assert "user nobody not found (HTTP 404)" in err
+
+
+def test_access_who_on_a_workspace_without_holders_says_nobody(scimctl, workspace_id):
+    code, out, _ = scimctl("access", "who", "--org", "acme", "--workspace", workspace_id)
+    assert (code, out.strip()) == (0, "nobody")
+
+
+def test_json_output_is_the_api_answer(scimctl, workspace_id):
+    code, out, _ = scimctl("workspace", "list", "--org", "acme", "--json")
+    assert code == 0
+    assert [w["id"] for w in json.loads(out)["workspaces"]] == [workspace_id]
+
+
+def test_unreachable_api_is_an_error_not_a_trace():
+    code, _, err = run("workspace", "list", "--org", "acme", "--url", "http://127.0.0.1:9/admin")
+    assert code == 1
+    assert err.startswith("scimctl: cannot reach http://127.0.0.1:9/admin")
+
+
+def test_url_comes_from_scimctl_url(url):
+    code, out, _ = run("org", "create", "acme", env={"SCIMCTL_URL": url})
+    assert (code, "scim_acme_" in out) == (0, True)
