@@ -35,7 +35,7 @@ def seed_demo(token: str | None) -> tuple[str, list[tuple[Workspace, Folder]]]:
 
 
 def print_demo(admin_url: str, workspaces: list[tuple[Workspace, Folder]]) -> None:
-    print(f"Admin URL: {admin_url} (loopback only; scimctl's default is {DEFAULT_URL})")
+    print(f"Admin URL: {admin_url} (loopback only)")
     for workspace, folder in workspaces:
         print(
             f"Workspace {workspace.name}: {workspace.id} (home folder {workspace.home_folder_id}, "
