@@ -116,7 +116,8 @@ def test_effective_level_is_the_highest_of_two_groups(directory):
     directory.fanout.handle(directory.grant(viewers, FOLDER, Level.VIEWER))
     directory.fanout.handle(directory.grant(checkers, FOLDER, Level.CHECKER))
     record = directory.service.explain(ORG, ada, FOLDER)
-    assert record is not None and record.level is Level.CHECKER
+    assert record is not None
+    assert record.level is Level.CHECKER
     assert {source.group_id for source in record.sources} == {viewers, checkers}
 
 

@@ -133,9 +133,13 @@ def test_change_of_reports_grant_level_change_and_revocation():
     after = before.model_copy(update={"sources": (Source(type="direct", level="editor"),)})
     gone = before.model_copy(update={"sources": ()})
     granted = change_of(None, before)
-    assert granted is not None and granted.level is Level.VIEWER and granted.previous_level is None
+    assert granted is not None
+    assert granted.level is Level.VIEWER
+    assert granted.previous_level is None
     changed = change_of(before, after)
-    assert changed is not None and changed.previous_level is Level.VIEWER
+    assert changed is not None
+    assert changed.previous_level is Level.VIEWER
     revoked = change_of(before, gone)
-    assert revoked is not None and revoked.level is None
+    assert revoked is not None
+    assert revoked.level is None
     assert change_of(before, before) is None
