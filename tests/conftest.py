@@ -68,6 +68,13 @@ class ScimClient:
         return created
 
 
+def admin_call(stack: LocalStack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One admin API request (IAM-authorized on AWS, open on the local stack's loopback)."""
+    headers = {"Content-Type": "application/json"}
+    response = stack.request(method, f"/admin{path}", headers=headers, body=body)
+    return response.status, (response.json() if response.body else None)
+
+
 @pytest.fixture
 def stack() -> Iterator[LocalStack]:
     with LocalStack.start(REPO_ROOT) as local:

@@ -8,15 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ScimClient
+from tests.conftest import admin_call as call
 from tests.http.test_groups import new_group
 
 ORG = "acme"
-
-
-def call(stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    response = stack.request(method, f"/admin{path}", headers=headers, body=body)
-    return response.status, (response.json() if response.body else None)
 
 
 @pytest.fixture
