@@ -7,6 +7,14 @@ from functools import cache
 
 from pydantic import BaseModel, Field
 
+# Settings field → environment variable (the template's names).
+_VARIABLES = {
+    "table_name": "TABLE_NAME",
+    "token_secret_prefix": "TOKEN_SECRET_PREFIX",
+    "event_bus_name": "EVENT_BUS_NAME",
+    "fanout_queue_url": "FANOUT_QUEUE_URL",
+}
+
 
 class Settings(BaseModel):
     """Configuration every function shares; names match the template's environment variables."""
@@ -19,12 +27,14 @@ class Settings(BaseModel):
     fanout_queue_url: str = ""  # only the fan-out queues its follow-up chunks
 
 
-@cache
 def get_settings() -> Settings:
-    """Read the settings from the environment once per container."""
-    return Settings(
-        table_name=os.environ.get("TABLE_NAME", ""),
-        token_secret_prefix=os.environ.get("TOKEN_SECRET_PREFIX", "scim/orgs/"),
-        event_bus_name=os.environ.get("EVENT_BUS_NAME", ""),
-        fanout_queue_url=os.environ.get("FANOUT_QUEUE_URL", ""),
-    )
+    """The settings of the environment as it is now, validated once per distinct environment:
+    once per container on Lambda, and once per function where several share a process (the
+    local stack gives each function its own environment)."""
+    return _validated(tuple(os.environ.get(variable) for variable in _VARIABLES.values()))
+
+
+@cache
+def _validated(values: tuple[str | None, ...]) -> Settings:
+    given = {field: value for field, value in zip(_VARIABLES, values, strict=True) if value}
+    return Settings.model_validate({"table_name": "", **given})
