@@ -1,5 +1,6 @@
 """`make bench`: cold-start import cost of each handler and per-operation DynamoDB calls and
-latency of the user operations, on the local stack (moto). Figures, not assertions: the suite's
+latency of the user, group and access operations, on the local stack (moto). `BENCH_SECTIONS`
+(imports,users,groups,access) picks sections. Figures, not assertions: the suite's
 tests own correctness; this prints what the README and the issue notes quote."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.conftest import REPO_ROOT, ScimClient
 from tests.http.seeding import seed_members, seed_users
 
 IMPORT_RUNS = 5
+_JSON = {"Content-Type": "application/json"}
 OPERATION_RUNS = 30
 POPULATION = int(os.environ.get("BENCH_USERS", "1000"))
 
@@ -174,28 +176,92 @@ def group_operations(size: int) -> list[tuple[str, float, str]]:
         return [(f"{name} ({size:,})", ms, described) for name, ms, described in results]
 
 
+def access_operations(size: int) -> list[tuple[str, float, str]]:
+    """A workspace granted to a group of `size` members, then one member removed, each through
+    the whole chain: request → table stream → publisher → bus → queue → fan-out (in chunks)."""
+    with LocalStack.start(REPO_ROOT) as stack:
+
+        def admin(method: str, path: str, body: Any = None) -> Any:
+            response = stack.request(method, f"/admin{path}", headers=_JSON, body=body)
+            assert response.status < 300, response.text
+            return response.json() if response.body else None
+
+        token = admin("POST", "/orgs", {"id": "bench", "name": "Bench"})["token"]
+        workspace = admin("POST", "/orgs/bench/workspaces", {"name": "Everyone's"})["id"]
+        members = seed_users("bench", size)
+        table = get_settings().table_name
+        groups = GroupService(
+            ResourceStore(clients.dynamodb(), table),
+            MembershipStore(clients.dynamodb(), table),
+            table,
+        )
+        group = groups.create("bench", {"displayName": "Everyone"}).id
+        seed_members("bench", group, members)
+        stack.skip_pending()  # the set-up's stream records trigger nothing
+        client = ScimClient(stack, token)
+        calls = Calls()
+        grant_path = f"/orgs/bench/groups/{group}/grants/workspace/{workspace}"
+        remove_1 = [{"op": "Remove", "path": f'members[value eq "{members[0]}"]'}]
+        operations: list[tuple[str, Callable[[], Any]]] = [
+            (
+                "grant a workspace to the group",
+                lambda: admin("PUT", grant_path, {"level": "editor"}),
+            ),
+            (
+                "remove one member from the group",
+                lambda: client.patch(f"/Groups/{group}", remove_1),
+            ),
+        ]
+        results = []
+        for name, operation in operations:
+            calls.counter.clear()
+            start = time.perf_counter()
+            operation()  # returns once the whole chain has settled (the stack drains)
+            elapsed = (time.perf_counter() - start) * 1000
+            described = ", ".join(f"{n} {call}" for call, n in sorted(calls.counter.items()))
+            print(f"  {size:>7,} members: {elapsed:9.1f} ms  {described}", flush=True)
+            results.append((f"{name} ({size:,})", elapsed, described))
+        return results
+
+
+SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,users,groups,access").split(",")
+
+
 def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    print(
-        "Cold import of each handler module (median of 5 fresh interpreters, Python "
-        f"{sys.version_info.major}.{sys.version_info.minor}, this machine):"
-    )
-    for function in ("authorizer", "users", "discovery"):
-        print(f"  {function:<11} {cold_import_ms(function):7.0f} ms")
-    print(
-        f"\nUser operations on the local stack (moto), {POPULATION} users in the organization, "
-        f"median of {OPERATION_RUNS} runs, through authorizer + handler:"
-    )
-    print(f"  {'operation':<38} {'ms':>7}  DynamoDB calls")
-    for name, median_ms, described in user_operations():
-        print(f"  {name:<38} {median_ms:7.1f}  {described}")
-    sizes = [int(size) for size in os.environ.get("BENCH_GROUP_SIZES", "10000,100000").split(",")]
-    print(
-        "\nGroup operations on the local stack (moto), one run each, through authorizer + handler:"
-    )
-    print(f"  {'operation (members)':<46} {'ms':>9}  DynamoDB calls")
-    for size in sizes:
-        for name, ms, described in group_operations(size):
+    if "imports" in SECTIONS:
+        print(
+            "Cold import of each handler module (median of 5 fresh interpreters, Python "
+            f"{sys.version_info.major}.{sys.version_info.minor}, this machine):"
+        )
+        for function in ("authorizer", "users", "discovery", "publisher", "fanout", "admin"):
+            print(f"  {function:<11} {cold_import_ms(function):7.0f} ms")
+    if "users" in SECTIONS:
+        print(
+            f"\nUser operations on the local stack (moto), {POPULATION} users in the organization, "
+            f"median of {OPERATION_RUNS} runs, through authorizer + handler:"
+        )
+        print(f"  {'operation':<38} {'ms':>7}  DynamoDB calls")
+        for name, median_ms, described in user_operations():
+            print(f"  {name:<38} {median_ms:7.1f}  {described}")
+    if "groups" in SECTIONS:
+        sizes = os.environ.get("BENCH_GROUP_SIZES", "10000,100000").split(",")
+        print(
+            "\nGroup operations on the local stack (moto), one run each, "
+            "through authorizer + handler:"
+        )
+        print(f"  {'operation (members)':<46} {'ms':>9}  DynamoDB calls")
+        for size in sizes:
+            for name, ms, described in group_operations(int(size)):
+                print(f"  {name:<46} {ms:9.1f}  {described}")
+    if "access" in SECTIONS:
+        size = int(os.environ.get("BENCH_ACCESS_MEMBERS", "10000"))
+        print(
+            "\nAccess fan-out on the local stack (moto), one run each, from the request until the "
+            "chain has settled (DynamoDB calls of every function in the chain):"
+        )
+        print(f"  {'operation (members)':<46} {'ms':>9}  DynamoDB calls")
+        for name, ms, described in access_operations(size):
             print(f"  {name:<46} {ms:9.1f}  {described}")
 
 
