@@ -39,6 +39,7 @@ Resources:
     Properties:
       Auth:
         DefaultAuthorizer: TokenAuthorizer
+        EnableIamAuthorizer: true
         Authorizers:
           TokenAuthorizer:
             FunctionArn: !GetAtt AuthFunction.Arn
@@ -75,6 +76,13 @@ Resources:
         Public:
           Type: HttpApi
           Properties: {ApiId: !Ref Api, Path: /public, Method: GET, Auth: {Authorizer: NONE}}
+        Admin:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+            Path: "/admin/{proxy+}"
+            Method: ANY
+            Auth: {Authorizer: AWS_IAM}
   WriterFunction:
     Type: AWS::Serverless::Function
     Properties:

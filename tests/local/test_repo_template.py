@@ -11,7 +11,7 @@ import pytest
 
 from provisioning import clients
 from provisioning.local import LocalStack
-from provisioning.local.template import DEFAULT_ROUTE, SamTemplate
+from provisioning.local.template import DEFAULT_ROUTE, IAM_AUTHORIZER, SamTemplate
 from provisioning.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,11 @@ def test_every_declared_route_is_served(repo_stack: LocalStack) -> None:
         assert matched[0] == route, f"{method} {path} went to {matched[0].key}, not {route.key}"
         function = repo_stack.runtime.functions[route.function]
         assert (function.code_dir / "app.py").is_file(), function.code_dir
-        if route.authorizer is not None:
+        if route.authorizer == IAM_AUTHORIZER:
+            # Open locally: the request reaches the function as the local IAM user.
+            response = repo_stack.request(method, path)
+            assert response.json() != {"message": "Not Found"}, route.key
+        elif route.authorizer is not None:
             # Routed and guarded: the gateway answers 401 itself, it is not its 404.
             assert repo_stack.request(method, path).status == 401, route.key
 
@@ -74,8 +78,10 @@ def test_template_parses_with_short_tags() -> None:
     assert template.functions(), "the template declares no function"
 
 
-def test_every_stream_event_of_the_template_is_polled(repo_stack: LocalStack) -> None:
-    declared = {spec.name for spec in repo_stack.template.stream_events() if spec.enabled}
+def test_every_event_source_of_the_template_is_polled(repo_stack: LocalStack) -> None:
+    template = repo_stack.template
+    specs = [*template.stream_events(), *template.queue_events()]
+    declared = {spec.name for spec in specs if spec.enabled}
     assert {source.name for source in repo_stack.event_sources.sources} == declared
     # Nothing was written yet: whatever the template declares, a drain finds nothing to do.
     assert repo_stack.drain() == 0

@@ -115,11 +115,20 @@ class PhysicalResource:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+def flag(value: Any) -> bool:
+    """A CloudFormation boolean: YAML true/false or the strings "true"/"false"."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
 class _NoValue:
     """`AWS::NoValue`: removes the key or list item it stands in."""
 
 
 NO_VALUE = _NoValue()
+
+DEFAULT_EVENT_BUS = "default"
 
 # How CloudFormation names a resource it creates, by type; the local stack registers more types as
 # it learns to create them (queues, buses), so adding a resource type never touches the resolver.
@@ -146,6 +155,39 @@ def _name_table(
     return PhysicalResource(ref=name, attributes={"Arn": arn})
 
 
+def _name_queue(
+    logical_id: str, props: Mapping[str, Any], pseudo: PseudoParameters
+) -> PhysicalResource:
+    name = str(props.get("QueueName") or f"{pseudo.stack_name}-{logical_id}")
+    if flag(props.get("FifoQueue")) and not name.endswith(".fifo"):
+        name += ".fifo"  # SQS requires the suffix; CloudFormation adds it to names it generates
+    arn = f"arn:{pseudo.partition}:sqs:{pseudo.region}:{pseudo.account_id}:{name}"
+    url = f"https://sqs.{pseudo.region}.{pseudo.url_suffix}/{pseudo.account_id}/{name}"
+    # A queue's Ref is its URL.
+    return PhysicalResource(ref=url, attributes={"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+
+def _name_event_bus(
+    logical_id: str, props: Mapping[str, Any], pseudo: PseudoParameters
+) -> PhysicalResource:
+    name = str(props.get("Name") or f"{pseudo.stack_name}-{logical_id}")
+    arn = f"arn:{pseudo.partition}:events:{pseudo.region}:{pseudo.account_id}:event-bus/{name}"
+    return PhysicalResource(ref=name, attributes={"Arn": arn, "Name": name})
+
+
+def _name_rule(
+    logical_id: str, props: Mapping[str, Any], pseudo: PseudoParameters
+) -> PhysicalResource:
+    name = str(props.get("Name") or f"{pseudo.stack_name}-{logical_id}")
+    # EventBusName may be a bus's name or its ARN.
+    bus = str(props.get("EventBusName") or DEFAULT_EVENT_BUS).rsplit("/", 1)[-1]
+    prefix = f"arn:{pseudo.partition}:events:{pseudo.region}:{pseudo.account_id}:rule/"
+    if bus == DEFAULT_EVENT_BUS:
+        return PhysicalResource(ref=name, attributes={"Arn": prefix + name})
+    # CloudFormation's physical id of a rule on a custom bus names both.
+    return PhysicalResource(ref=f"{bus}|{name}", attributes={"Arn": f"{prefix}{bus}/{name}"})
+
+
 def _name_http_api(
     logical_id: str, _props: Mapping[str, Any], _pseudo: PseudoParameters
 ) -> PhysicalResource:
@@ -165,6 +207,9 @@ NAMERS: dict[str, Namer] = {
     "AWS::DynamoDB::Table": _name_table,
     "AWS::Serverless::HttpApi": _name_http_api,
     "AWS::ApiGatewayV2::Api": _name_http_api,
+    "AWS::SQS::Queue": _name_queue,
+    "AWS::Events::EventBus": _name_event_bus,
+    "AWS::Events::Rule": _name_rule,
 }
 
 

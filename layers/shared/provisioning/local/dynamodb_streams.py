@@ -38,8 +38,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from provisioning.local.cfn import TemplateError
-from provisioning.local.event_sources import FailedBatch
-from provisioning.local.lambdas import FunctionError, FunctionRuntime
+from provisioning.local.event_sources import FailedBatch, RetryBackoff, invoke_batch
+from provisioning.local.lambdas import FunctionRuntime
 from provisioning.local.patterns import EventPattern, PatternError, matches_any
 from provisioning.local.template import FunctionSpec, SamTemplate, StreamEventSpec
 
@@ -55,8 +55,6 @@ _GET_RECORDS_LIMIT = 1000
 _EMPTY_EVENT_BYTES = len(b'{"Records": []}')
 RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
-# Background polling waits this long after a failed attempt, doubling up to the cap.
-_BACKOFF_SECONDS, _MAX_BACKOFF_SECONDS = 0.1, 5.0
 
 Record = dict[str, Any]
 FailureSink = Callable[[FailedBatch], None]
@@ -215,7 +213,7 @@ class DynamoDBStreamSource:
         self._runtime = runtime
         self._on_failure = on_failure
         self.wall_clock = wall_clock
-        self._clock = clock
+        self._backoff = RetryBackoff(clock)
         try:
             self._patterns = [EventPattern.parse(text) for text in spec.filter_patterns]
         except PatternError as exc:
@@ -223,8 +221,6 @@ class DynamoDBStreamSource:
         self._reader = _ShardReader(client, spec.stream_arn, spec.starting_position)
         self._pending: deque[Record] = deque()
         self._in_flight: list[_Batch] = []  # a stack: bisected halves, first half on top
-        self._failed_in_a_row = 0
-        self._retry_at = 0.0
 
     @property
     def name(self) -> str:
@@ -256,7 +252,7 @@ class DynamoDBStreamSource:
                 self._pending.append(record)
         busy = bool(fetched)
         while self._in_flight or self._pending:
-            if patient and self._clock() < self._retry_at:
+            if patient and self._backoff.waiting():
                 break
             if not self._in_flight:
                 self._in_flight.append(_Batch(self._next_batch()))
@@ -285,44 +281,28 @@ class DynamoDBStreamSource:
         records = self._drop_expired(batch)
         if not records:
             return True
-        try:
-            result = self._runtime.invoke(self.spec.function, {"Records": list(records)})
-        except FunctionError:
-            return self._failed(_Batch(records, batch.attempts + 1), function_error=True)
-        unprocessed = self._unprocessed(records, result)
-        if not unprocessed:
-            self._settled()
+        outcome = invoke_batch(
+            self._runtime,
+            self.spec.function,
+            records,
+            [_sequence(record) for record in records],
+            report_batch_item_failures=self.spec.report_batch_item_failures,
+        )
+        if not outcome.failed:
+            self._backoff.settled()
             return True
-        return self._failed(_Batch(unprocessed, batch.attempts + 1), function_error=False)
-
-    def _unprocessed(self, records: tuple[Record, ...], result: Any) -> tuple[Record, ...]:
-        """What a response asks to retry: nothing, everything, or from a reported record on."""
-        if not self.spec.report_batch_item_failures or not isinstance(result, dict):
-            return ()
-        failures = result.get("batchItemFailures")
-        if not failures:
-            return ()
-        if not isinstance(failures, list):
-            return records
-        positions = {_sequence(record): index for index, record in enumerate(records)}
-        reported = []
-        for failure in failures:
-            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-            if not isinstance(identifier, str) or identifier not in positions:
-                return records
-            reported.append(positions[identifier])
-        # The lowest sequence number reported is the checkpoint; everything from it is retried.
-        return records[min(reported) :]
+        # The lowest sequence number that failed is the checkpoint; everything from it is retried.
+        unprocessed = records[outcome.failed[0] :]
+        return self._failed(
+            _Batch(unprocessed, batch.attempts + 1), function_error=outcome.function_error
+        )
 
     def _failed(self, batch: _Batch, *, function_error: bool) -> bool:
         limit = self.spec.maximum_retry_attempts
         if 0 <= limit < batch.attempts:
             self._give_up(batch, RETRY_ATTEMPTS_EXHAUSTED, function_error=function_error)
             return True
-        self._failed_in_a_row += 1
-        self._retry_at = self._clock() + min(
-            _MAX_BACKOFF_SECONDS, _BACKOFF_SECONDS * 2 ** (self._failed_in_a_row - 1)
-        )
+        self._backoff.failed()
         records = batch.records
         if function_error and self.spec.bisect_batch_on_function_error and len(records) > 1:
             middle = (len(records) + 1) // 2
@@ -352,12 +332,8 @@ class DynamoDBStreamSource:
             )
         return batch.records[expired:]
 
-    def _settled(self) -> None:
-        self._failed_in_a_row = 0
-        self._retry_at = 0.0
-
     def _give_up(self, batch: _Batch, condition: str, *, function_error: bool) -> None:
-        self._settled()
+        self._backoff.settled()
         records = batch.records
         first, last = records[0], records[-1]
         message: dict[str, Any] = {

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from provisioning.local.lambdas import FunctionRuntime
+from provisioning.local.lambdas import FunctionError, FunctionRuntime
 
 logger = logging.getLogger("provisioning.local")
 
@@ -28,10 +29,12 @@ DEFAULT_MAX_ROUNDS = 1_000
 POLL_INTERVAL_SECONDS = 0.1
 # A background tick stops after this many busy rounds and lets the next tick go on.
 _ROUNDS_PER_TICK = 100
+# Background polling waits this long after a failed attempt, doubling up to the cap.
+_BACKOFF_SECONDS, _MAX_BACKOFF_SECONDS = 0.1, 5.0
 
 
 class EventSource(Protocol):
-    """One event source mapping (a stream or, later, a queue) feeding one function."""
+    """One event source mapping (a stream or a queue) feeding one function."""
 
     @property
     def name(self) -> str:
@@ -66,6 +69,76 @@ class FailedBatch:
     destination: str | None
     message: Mapping[str, Any]
     records: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """How one invocation with a batch went: `failed` holds the positions of the records to
+    retry, in batch order (all of them after a function error or a malformed answer)."""
+
+    function_error: bool
+    failed: tuple[int, ...]
+
+
+def invoke_batch(
+    runtime: FunctionRuntime,
+    function: str,
+    records: Sequence[Mapping[str, Any]],
+    identifiers: Sequence[str],
+    *,
+    report_batch_item_failures: bool,
+) -> BatchOutcome:
+    """Invoke a function with `{"Records": records}` as an event source mapping does, and read
+    its answer: with ReportBatchItemFailures, `{"batchItemFailures": [{"itemIdentifier": id}]}`
+    names records by `identifiers`; an empty or null list, or no answer, is a success; an
+    identifier that is missing, not a string or not in the batch fails the whole batch."""
+    everything = tuple(range(len(records)))
+    try:
+        result = runtime.invoke(function, {"Records": list(records)})
+    except FunctionError:
+        return BatchOutcome(function_error=True, failed=everything)
+    if not report_batch_item_failures or not isinstance(result, dict):
+        return BatchOutcome(function_error=False, failed=())
+    failures = result.get("batchItemFailures")
+    if not failures:
+        return BatchOutcome(function_error=False, failed=())
+    if not isinstance(failures, list):
+        return BatchOutcome(function_error=False, failed=everything)
+    positions = {identifier: index for index, identifier in enumerate(identifiers)}
+    reported = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in positions:
+            return BatchOutcome(function_error=False, failed=everything)
+        reported.add(positions[identifier])
+    return BatchOutcome(function_error=False, failed=tuple(sorted(reported)))
+
+
+class RetryBackoff:
+    """How long background polling leaves a failing batch alone: doubling from 0.1 s to 5 s
+    with every failure in a row, back to nothing after a success. Lambda's own timing is not
+    emulated; this keeps `make run` from spinning on a failure while a fix shows within seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._failed_in_a_row = 0
+        self._retry_at = 0.0
+
+    def waiting(self) -> bool:
+        """Whether the last failure's back-off is still running."""
+        return self._clock() < self._retry_at
+
+    def failed(self) -> float:
+        """Count a failure; returns the seconds to wait before the next attempt."""
+        self._failed_in_a_row += 1
+        delay = min(_MAX_BACKOFF_SECONDS, _BACKOFF_SECONDS * 2.0 ** (self._failed_in_a_row - 1))
+        self._retry_at = self._clock() + delay
+        return delay
+
+    def settled(self) -> None:
+        """A success (or a batch given up on): the next failure starts from the shortest wait."""
+        self._failed_in_a_row = 0
+        self._retry_at = 0.0
 
 
 class EventSourcesNotQuiescentError(RuntimeError):

@@ -40,6 +40,10 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # Observed on AWS: only these reach the function as text; everything else, including a request
 # without Content-Type and `application/scim+json`, arrives base64-encoded with isBase64Encoded.
 _TEXT_MEDIA_TYPES = frozenset({"application/json", "application/xml", "application/javascript"})
+# The fixed IAM user that signs every request to an IAM route locally.
+LOCAL_USER_NAME = "local-admin"
+LOCAL_USER_ID = "AIDALOCALADMIN0000000"
+LOCAL_ACCESS_KEY = "AKIALOCALADMIN000000"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -55,6 +59,9 @@ class HttpRequest:
     protocol: str = "HTTP/1.1"
     scheme: str = "https"
     port: int = 443
+    # False when it came through a server bound to a non-loopback address: IAM routes, which
+    # nothing checks locally, are served to loopback listeners (and in-process callers) only.
+    loopback_listener: bool = True
 
 
 @dataclass
@@ -207,6 +214,20 @@ class LocalGateway:
         self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
 
+    def local_principal(self) -> dict[str, Any]:
+        """The IAM caller every IAM route sees locally, shaped as API Gateway describes a SigV4
+        signer (payload format 2.0, `requestContext.authorizer.iam`)."""
+        return {
+            "accessKey": LOCAL_ACCESS_KEY,
+            "accountId": self._pseudo.account_id,
+            "callerId": LOCAL_USER_ID,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": f"arn:{self._pseudo.partition}:iam::{self._pseudo.account_id}:user/"
+            f"{LOCAL_USER_NAME}",
+            "userId": LOCAL_USER_ID,
+        }
+
     @property
     def domain_name(self) -> str:
         return f"{self.api.api_id}.execute-api.{self._pseudo.region}.{self._pseudo.url_suffix}"
@@ -225,6 +246,9 @@ class LocalGateway:
         raw_path = unquote(target_path)
         prepared = self._prepare(request, route, path_parameters, raw_path, raw_query, request_id)
 
+        if route.authorizer == IAM_AUTHORIZER and not request.loopback_listener:
+            logger.warning("%s: IAM route refused on a non-loopback listener", route.key)
+            return gateway_error(403, "Forbidden", request_id)
         authorizer_context: Any = None
         if route.authorizer is not None and route.authorizer != IAM_AUTHORIZER:
             authorizer = self.api.authorizers.get(route.authorizer)
@@ -328,7 +352,9 @@ class LocalGateway:
         self, request: HttpRequest, prepared: _Prepared, authorizer_context: Any
     ) -> dict[str, Any]:
         request_context = json.loads(json.dumps(prepared.request_context))
-        if prepared.route.authorizer is not None and prepared.route.authorizer != IAM_AUTHORIZER:
+        if prepared.route.authorizer == IAM_AUTHORIZER:
+            request_context["authorizer"] = {"iam": self.local_principal()}
+        elif prepared.route.authorizer is not None:
             request_context["authorizer"] = {"lambda": authorizer_context}
         event: dict[str, Any] = {"version": "2.0", **self._common_fields(prepared)}
         event["requestContext"] = request_context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -82,6 +83,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
                 protocol=self.request_version,
                 scheme="http",
                 port=self.server.server_address[1],
+                loopback_listener=self.server.loopback,
             )
             response = self.server.gateway.handle(request)
         self._write(response)
@@ -116,6 +118,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     gateway: LocalGateway
+    loopback: bool
 
 
 class LocalServer:
@@ -124,6 +127,9 @@ class LocalServer:
     def __init__(self, gateway: LocalGateway, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = _GatewayServer((host, port), _GatewayRequestHandler)
         self._server.gateway = gateway
+        # The address actually bound: "localhost" has become 127.0.0.1, "" has become 0.0.0.0.
+        bound = str(self._server.server_address[0])
+        self._server.loopback = ipaddress.ip_address(bound).is_loopback
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},

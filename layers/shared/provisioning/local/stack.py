@@ -12,10 +12,16 @@ from urllib.parse import quote, urlencode
 
 from provisioning.local.cfn import TemplateError
 from provisioning.local.dynamodb_streams import dynamodb_stream_sources
-from provisioning.local.event_sources import DEFAULT_MAX_ROUNDS, EventSourcePoller, FailedBatch
+from provisioning.local.event_sources import (
+    DEFAULT_MAX_ROUNDS,
+    EventSource,
+    EventSourcePoller,
+    FailedBatch,
+)
 from provisioning.local.gateway import HttpRequest, HttpResponse, LocalGateway
 from provisioning.local.lambdas import FunctionRuntime
 from provisioning.local.server import LocalServer
+from provisioning.local.sqs_queues import sqs_queue_sources
 from provisioning.local.template import SamTemplate
 from provisioning.local.world import MotoWorld, moto_world
 
@@ -82,12 +88,17 @@ class LocalStack:
                 clock=clock or time.monotonic,
             )
             poller = EventSourcePoller(runtime)
-            for source in dynamodb_stream_sources(
-                template,
-                runtime,
-                lambda: world.client("dynamodbstreams"),
-                poller.record_failure,
-            ):
+            # Streams first: what a publisher puts on a bus reaches its queues in the same round.
+            sources: list[EventSource] = [
+                *dynamodb_stream_sources(
+                    template,
+                    runtime,
+                    lambda: world.client("dynamodbstreams"),
+                    poller.record_failure,
+                ),
+                *sqs_queue_sources(template, runtime, lambda: world.client("sqs")),
+            ]
+            for source in sources:
                 poller.add(source)
             stack = cls(template, world, runtime, gateway, poller)
             try:
@@ -157,26 +168,36 @@ class LocalStack:
         return response
 
     def skip_pending(self) -> None:
-        """Start every event source after what the table holds now, so that a bulk set-up
-        written straight to the table triggers nothing (benchmarks seeding 100,000 items)."""
+        """Start every stream source after what the table holds now, so that a bulk set-up
+        written straight to the table triggers nothing (benchmarks seeding 100,000 items).
+        Messages already in a queue stay there and are delivered: they are work, not history."""
         self.event_sources.skip_pending()
 
     def drain(self, max_rounds: int = DEFAULT_MAX_ROUNDS) -> int:
-        """Deliver every pending stream record (and whatever their functions write in turn)
-        until nothing is left; returns the number of busy rounds. For tests that write to the
-        table directly; `request` drains by itself. Raises `EventSourcesNotQuiescentError` if
-        `max_rounds` rounds do not settle."""
+        """Deliver every pending stream record and queue message (and whatever their functions
+        write, put on a bus or send in turn) until nothing is left; returns the number of busy
+        rounds. For tests that write to the table or a queue directly; `request` drains by
+        itself. Raises `EventSourcesNotQuiescentError` if `max_rounds` rounds do not settle."""
         return self.event_sources.drain(max_rounds)
+
+    def queue_url(self, logical_id: str) -> str:
+        """The URL of one of the template's queues, e.g. `queue_url("FanoutDeadLetterQueue")`
+        to read what the fan-out gave up on with `world.client("sqs")`."""
+        if logical_id not in self.world.queues:
+            raise KeyError(f"no queue {logical_id!r} in the template")
+        return self.world.queues[logical_id]
 
     @property
     def failed_batches(self) -> list[FailedBatch]:
-        """What the event sources gave up on (the emulated on-failure destinations), oldest
-        first."""
+        """What the stream sources gave up on (the emulated on-failure destinations), oldest
+        first. A queue's messages are never given up on by their mapping: after the queue's
+        maxReceiveCount they are in its dead-letter queue (see `queue_url`)."""
         return self.event_sources.failures
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve the gateway over HTTP in a background thread, and poll the event sources in
-        another, as Lambda does; returns the base URL."""
+        another, as Lambda does; returns the base URL. Routes behind IAM are open on a loopback
+        host only: bound to any other, they answer 403."""
         if self._server is not None:
             raise RuntimeError(f"already serving on {self._server.url}")
         self._server = LocalServer(self.gateway, host, port)

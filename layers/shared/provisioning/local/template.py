@@ -1,22 +1,34 @@
 """What the local stack needs from the SAM template, read the way SAM and API Gateway read it.
 
-Everything the local stack serves comes from here (routes, authorizers, functions, tables,
-environment), so a route added to `template.yaml` is served locally without touching this package,
-and a route missing from it is a 404 locally as it would be on AWS.
+Everything the local stack serves comes from here (routes, authorizers, functions, tables, queues,
+event buses and rules, event source mappings, environment), so a route added to `template.yaml` is
+served locally without touching this package, and a route missing from it is a 404 locally as it
+would be on AWS.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioning.local.cfn import PseudoParameters, Resolver, TemplateError, load_template
+from provisioning.local.cfn import (
+    PhysicalResource,
+    PseudoParameters,
+    Resolver,
+    TemplateError,
+    flag,
+    load_template,
+)
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 TABLE_TYPE = "AWS::DynamoDB::Table"
+QUEUE_TYPE = "AWS::SQS::Queue"
+EVENT_BUS_TYPE = "AWS::Events::EventBus"
+RULE_TYPE = "AWS::Events::Rule"
 # SAM creates this API for HttpApi events that name no ApiId.
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
 DEFAULT_STAGE = "$default"
@@ -29,11 +41,16 @@ DEFAULT_MEMORY_MB = 128
 # API Gateway HTTP APIs give up on an integration after 30 s at most.
 MAX_INTEGRATION_TIMEOUT_MS = 30_000
 DYNAMODB_EVENT = "DynamoDB"
+SQS_EVENT = "SQS"
 # CreateEventSourceMapping's limits and defaults for a DynamoDB stream (Lambda API reference).
 STREAM_STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
 DEFAULT_STREAM_BATCH_SIZE = 100
 MAX_STREAM_BATCH_SIZE = 10_000
 MAX_BATCHING_WINDOW_SECONDS = 300
+# CreateEventSourceMapping's limits for a queue: more than 10 messages needs a batching window.
+DEFAULT_QUEUE_BATCH_SIZE = 10
+MAX_QUEUE_BATCH_SIZE = 10_000
+MAX_QUEUE_BATCH_SIZE_WITHOUT_WINDOW = 10
 MAX_RETRY_ATTEMPTS = 10_000
 MIN_RECORD_AGE_SECONDS, MAX_RECORD_AGE_SECONDS = 60, 604_800
 MAX_PARALLELIZATION_FACTOR = 10
@@ -96,27 +113,17 @@ class HttpApiSpec:
     authorizers: Mapping[str, LambdaAuthorizerSpec]
 
 
-@dataclass(frozen=True)
-class StreamEventSpec:
-    """A `Type: DynamoDB` event: an event source mapping from a table's stream to a function.
-
-    `maximum_retry_attempts` and `maximum_record_age_seconds` are -1 for Lambda's "until the record
-    expires"; `filter_patterns` are the FilterCriteria patterns as JSON text, ORed.
-    """
+@dataclass(frozen=True, kw_only=True)
+class EventSourceSpec:
+    """What every event source mapping (stream or queue) has: the function it feeds, how it
+    batches, and the FilterCriteria patterns as JSON text, ORed."""
 
     function: str
     event: str
-    stream_arn: str
-    starting_position: str
-    batch_size: int = DEFAULT_STREAM_BATCH_SIZE
+    batch_size: int
     maximum_batching_window_seconds: int = 0
-    maximum_retry_attempts: int = -1
-    maximum_record_age_seconds: int = -1
-    bisect_batch_on_function_error: bool = False
     report_batch_item_failures: bool = False
-    parallelization_factor: int = 1
     filter_patterns: tuple[str, ...] = ()
-    on_failure_destination: str | None = None
     enabled: bool = True
 
     @property
@@ -125,13 +132,48 @@ class StreamEventSpec:
         return f"{self.function}.{self.event}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class StreamEventSpec(EventSourceSpec):
+    """A `Type: DynamoDB` event: an event source mapping from a table's stream to a function.
+
+    `maximum_retry_attempts` and `maximum_record_age_seconds` are -1 for Lambda's "until the record
+    expires".
+    """
+
+    stream_arn: str
+    starting_position: str
+    batch_size: int = DEFAULT_STREAM_BATCH_SIZE
+    maximum_retry_attempts: int = -1
+    maximum_record_age_seconds: int = -1
+    bisect_batch_on_function_error: bool = False
+    parallelization_factor: int = 1
+    on_failure_destination: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueEventSpec(EventSourceSpec):
+    """A `Type: SQS` event: an event source mapping from a queue to a function. Retries and the
+    dead-letter queue belong to the queue (its VisibilityTimeout and RedrivePolicy)."""
+
+    queue_arn: str
+    batch_size: int = DEFAULT_QUEUE_BATCH_SIZE
+
+
 @dataclass(frozen=True)
-class TableSpec:
-    """A DynamoDB table: its physical name and its resolved CloudFormation properties."""
+class ResourceSpec:
+    """A resource the local stack creates in moto (table, queue, bus, rule): its physical name
+    and its resolved CloudFormation properties."""
 
     logical_id: str
-    name: str
+    physical: PhysicalResource
     properties: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The physical name: the last part of the ARN (a queue's Ref is its URL, and a rule's
+        Ref names its bus too)."""
+        arn = self.physical.attributes.get("Arn")
+        return self.physical.ref if arn is None else re.split("[:/]", arn)[-1]
 
 
 def merge_globals(global_value: Any, local_value: Any) -> Any:
@@ -147,13 +189,6 @@ def merge_globals(global_value: Any, local_value: Any) -> Any:
     if isinstance(global_value, list) and isinstance(local_value, list):
         return global_value + local_value
     return local_value
-
-
-def _flag(value: Any) -> bool:
-    """A CloudFormation boolean: YAML true/false or the strings "true"/"false"."""
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(value)
 
 
 def _ref_target(value: Any) -> str | None:
@@ -244,16 +279,24 @@ class SamTemplate:
             for logical_id in self.resources_of_type(FUNCTION_TYPE)
         }
 
-    def tables(self) -> list[TableSpec]:
-        """Every DynamoDB table, with the properties CloudFormation would create it from."""
+    def resources(self, resource_type: str) -> list[ResourceSpec]:
+        """Every resource of one type, with the properties CloudFormation would create it from.
+
+        Call in dependency order: a property naming another resource's attribute that only its
+        creation tells (a table's StreamArn) resolves once that resource is bound.
+        """
         return [
-            TableSpec(
+            ResourceSpec(
                 logical_id=logical_id,
-                name=self.resolver.physical(logical_id).ref,
+                physical=self.resolver.physical(logical_id),
                 properties=self.resolver.resolve(resource.get("Properties") or {}),
             )
-            for logical_id, resource in self.resources_of_type(TABLE_TYPE).items()
+            for logical_id, resource in self.resources_of_type(resource_type).items()
         ]
+
+    def tables(self) -> list[ResourceSpec]:
+        """Every DynamoDB table."""
+        return self.resources(TABLE_TYPE)
 
     def http_api(self, logical_id: str | None = None) -> HttpApiSpec:
         """One HTTP API; without a logical id, the template's only one."""
@@ -308,24 +351,22 @@ class SamTemplate:
         Call once the tables exist: a `!GetAtt Table.StreamArn` resolves only then.
         """
         return [
-            self._stream_event(function, name, self.resolver.resolve(props))
+            self._stream_event(_MappingProperties(function, name, self.resolver.resolve(props)))
             for function, name, props in self._function_events(DYNAMODB_EVENT)
         ]
 
-    def _stream_event(self, function: str, event: str, props: dict[str, Any]) -> StreamEventSpec:
-        where = f"{function}.{event}"
+    def queue_events(self) -> list[QueueEventSpec]:
+        """Every `Type: SQS` event, validated as CreateEventSourceMapping validates it."""
+        return [
+            self._queue_event(_MappingProperties(function, name, self.resolver.resolve(props)))
+            for function, name, props in self._function_events(SQS_EVENT)
+        ]
 
-        def integer(key: str, default: int, low: int, high: int) -> int:
-            # A default outside the range (-1: "until the record expires") may also be written.
-            value = int(props.get(key, default))
-            if not low <= value <= high and value != default:
-                raise TemplateError(f"{where}: {key} {value} is outside {low}..{high}")
-            return value
-
-        unsupported = sorted(set(props) & {"TumblingWindowInSeconds", "StartingPositionTimestamp"})
-        if unsupported:
-            # A tumbling window changes the event and the response (state, window); not emulated.
-            raise TemplateError(f"{where}: {', '.join(unsupported)} is not emulated locally")
+    @staticmethod
+    def _stream_event(mapping: _MappingProperties) -> StreamEventSpec:
+        props, where = mapping.props, mapping.where
+        # A tumbling window changes the event and the response (state, window); not emulated.
+        mapping.refuse("TumblingWindowInSeconds", "StartingPositionTimestamp")
         stream = props.get("Stream")
         if not isinstance(stream, str) or ":dynamodb:" not in stream or "/stream/" not in stream:
             raise TemplateError(f"{where}: Stream must be a DynamoDB stream ARN, got {stream!r}")
@@ -334,18 +375,6 @@ class SamTemplate:
             raise TemplateError(
                 f"{where}: StartingPosition must be one of {', '.join(STREAM_STARTING_POSITIONS)}"
             )
-        response_types = list(props.get("FunctionResponseTypes") or [])
-        if set(response_types) - {REPORT_BATCH_ITEM_FAILURES}:
-            raise TemplateError(f"{where}: FunctionResponseTypes {response_types} is not valid")
-        filters = (props.get("FilterCriteria") or {}).get("Filters") or []
-        if len(filters) > MAX_FILTERS:
-            raise TemplateError(f"{where}: at most {MAX_FILTERS} filters per event source")
-        patterns = []
-        for item in filters:
-            pattern = item.get("Pattern") if isinstance(item, dict) else None
-            if not isinstance(pattern, str):
-                raise TemplateError(f"{where}: every filter needs a Pattern string")
-            patterns.append(pattern)
         record_age = int(props.get("MaximumRecordAgeInSeconds", -1))
         if record_age != -1 and not MIN_RECORD_AGE_SECONDS <= record_age <= MAX_RECORD_AGE_SECONDS:
             raise TemplateError(f"{where}: MaximumRecordAgeInSeconds {record_age} is not valid")
@@ -353,25 +382,35 @@ class SamTemplate:
             "Destination"
         )
         return StreamEventSpec(
-            function=function,
-            event=event,
+            **mapping.common(DEFAULT_STREAM_BATCH_SIZE, MAX_STREAM_BATCH_SIZE),
             stream_arn=stream,
             starting_position=str(position),
-            batch_size=integer("BatchSize", DEFAULT_STREAM_BATCH_SIZE, 1, MAX_STREAM_BATCH_SIZE),
-            maximum_batching_window_seconds=integer(
-                "MaximumBatchingWindowInSeconds", 0, 0, MAX_BATCHING_WINDOW_SECONDS
+            maximum_retry_attempts=mapping.integer(
+                "MaximumRetryAttempts", -1, 0, MAX_RETRY_ATTEMPTS
             ),
-            maximum_retry_attempts=integer("MaximumRetryAttempts", -1, 0, MAX_RETRY_ATTEMPTS),
             maximum_record_age_seconds=record_age,
-            bisect_batch_on_function_error=_flag(props.get("BisectBatchOnFunctionError")),
-            report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in response_types,
-            parallelization_factor=integer(
+            bisect_batch_on_function_error=flag(props.get("BisectBatchOnFunctionError")),
+            parallelization_factor=mapping.integer(
                 "ParallelizationFactor", 1, 1, MAX_PARALLELIZATION_FACTOR
             ),
-            filter_patterns=tuple(patterns),
             on_failure_destination=None if on_failure is None else str(on_failure),
-            enabled=_flag(props.get("Enabled", True)),
         )
+
+    @staticmethod
+    def _queue_event(mapping: _MappingProperties) -> QueueEventSpec:
+        queue = mapping.props.get("Queue")
+        if not isinstance(queue, str) or not queue.startswith("arn:") or ":sqs:" not in queue:
+            raise TemplateError(f"{mapping.where}: Queue must be an SQS queue ARN, got {queue!r}")
+        common = mapping.common(DEFAULT_QUEUE_BATCH_SIZE, MAX_QUEUE_BATCH_SIZE)
+        if (
+            common["batch_size"] > MAX_QUEUE_BATCH_SIZE_WITHOUT_WINDOW
+            and not common["maximum_batching_window_seconds"]
+        ):
+            raise TemplateError(
+                f"{mapping.where}: a BatchSize over {MAX_QUEUE_BATCH_SIZE_WITHOUT_WINDOW} needs "
+                "MaximumBatchingWindowInSeconds"
+            )
+        return QueueEventSpec(**common, queue_arn=queue)
 
     def _routes(self, api_logical_id: str, default_authorizer: Any) -> list[Route]:
         routes = []
@@ -427,3 +466,55 @@ class SamTemplate:
                 ttl_seconds=int(self.resolver.resolve(identity.get("ReauthorizeEvery", 0))),
             )
         return authorizers
+
+
+class _MappingProperties:
+    """One event source mapping's resolved properties, with the checks every kind shares."""
+
+    def __init__(self, function: str, event: str, props: Mapping[str, Any]) -> None:
+        self.function = function
+        self.event = event
+        self.props = props
+        self.where = f"{function}.{event}"
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        """A bounded integer; a default outside the range (-1: "until the record expires") may
+        also be written."""
+        value = int(self.props.get(key, default))
+        if not low <= value <= high and value != default:
+            raise TemplateError(f"{self.where}: {key} {value} is outside {low}..{high}")
+        return value
+
+    def refuse(self, *keys: str) -> None:
+        """Properties that change what the function sees or answers, and are not emulated."""
+        unsupported = sorted(set(self.props) & set(keys))
+        if unsupported:
+            raise TemplateError(f"{self.where}: {', '.join(unsupported)} is not emulated locally")
+
+    def common(self, default_batch_size: int, max_batch_size: int) -> dict[str, Any]:
+        """The `EventSourceSpec` fields, validated."""
+        response_types = list(self.props.get("FunctionResponseTypes") or [])
+        if set(response_types) - {REPORT_BATCH_ITEM_FAILURES}:
+            raise TemplateError(
+                f"{self.where}: FunctionResponseTypes {response_types} is not valid"
+            )
+        filters = (self.props.get("FilterCriteria") or {}).get("Filters") or []
+        if len(filters) > MAX_FILTERS:
+            raise TemplateError(f"{self.where}: at most {MAX_FILTERS} filters per event source")
+        patterns = []
+        for item in filters:
+            pattern = item.get("Pattern") if isinstance(item, dict) else None
+            if not isinstance(pattern, str):
+                raise TemplateError(f"{self.where}: every filter needs a Pattern string")
+            patterns.append(pattern)
+        return {
+            "function": self.function,
+            "event": self.event,
+            "batch_size": self.integer("BatchSize", default_batch_size, 1, max_batch_size),
+            "maximum_batching_window_seconds": self.integer(
+                "MaximumBatchingWindowInSeconds", 0, 0, MAX_BATCHING_WINDOW_SECONDS
+            ),
+            "report_batch_item_failures": REPORT_BATCH_ITEM_FAILURES in response_types,
+            "filter_patterns": tuple(patterns),
+            "enabled": flag(self.props.get("Enabled", True)),
+        }

@@ -1,13 +1,15 @@
 """A moto world: fake AWS credentials, the template's resources and environment, then a clean exit.
 
 Everything a real account would hold before the first request (the table with its indexes, stream
-and TTL) is created from the template's own properties, so a key schema or index changed in
-`template.yaml` is what the handlers meet locally too.
+and TTL, the queues with their redrive policy, the event buses and their rules with targets) is
+created from the template's own properties, so a key schema, a queue attribute or a rule's pattern
+changed in `template.yaml` is what the handlers meet locally too.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
@@ -20,9 +22,18 @@ import boto3
 import botocore.session
 from moto import mock_aws
 
-from provisioning.local.cfn import PhysicalResource
+from provisioning.local.cfn import DEFAULT_EVENT_BUS, PhysicalResource, TemplateError
 from provisioning.local.moto_dynamodb import atomic_transactions
-from provisioning.local.template import SamTemplate, TableSpec
+from provisioning.local.moto_events import eventbridge_delivery, rule_pattern
+from provisioning.local.patterns import PatternError
+from provisioning.local.template import (
+    EVENT_BUS_TYPE,
+    QUEUE_TYPE,
+    RULE_TYPE,
+    TABLE_TYPE,
+    ResourceSpec,
+    SamTemplate,
+)
 
 logger = logging.getLogger("provisioning.local")
 
@@ -63,6 +74,24 @@ _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
 _IGNORED_TABLE_PROPERTIES = frozenset(
     {"ContributorInsightsSpecification", "KinesisStreamSpecification", "ResourcePolicy"}
 )
+# CloudFormation queue properties that CreateQueue takes as attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "DelaySeconds",
+    "FifoQueue",
+    "FifoThroughputLimit",
+    "KmsDataKeyReusePeriodSeconds",
+    "KmsMasterKeyId",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)
+# Set once every queue exists: they name another queue by its ARN.
+_QUEUE_POLICIES = ("RedrivePolicy", "RedriveAllowPolicy")
+_RULE_PARAMETERS = ("Description", "EventPattern", "RoleArn", "ScheduleExpression", "State")
 
 
 @functools.cache
@@ -74,11 +103,16 @@ def _botocore_session() -> botocore.session.Session:
 
 @dataclass
 class MotoWorld:
-    """The running fake account: the template it was built from and a session inside it."""
+    """The running fake account: the template it was built from and a session inside it.
+
+    `tables` and `event_buses` map logical ids to names, `queues` logical ids to queue URLs.
+    """
 
     template: SamTemplate
     session: boto3.Session
     tables: Mapping[str, str]
+    queues: Mapping[str, str]
+    event_buses: Mapping[str, str]
 
     def client(self, service: str) -> Any:
         """A boto3 client bound to the fake account (moto intercepts it)."""
@@ -129,7 +163,7 @@ def patched_environment(set_values: Mapping[str, str], cleared: tuple[str, ...])
                 os.environ[name] = value
 
 
-def _create_table(client: Any, spec: TableSpec) -> PhysicalResource:
+def _create_table(client: Any, spec: ResourceSpec) -> PhysicalResource:
     props = dict(spec.properties)
     request: dict[str, Any] = {"TableName": spec.name}
     request.update({key: props[key] for key in _CREATE_TABLE_PROPERTIES if key in props})
@@ -184,6 +218,95 @@ def _create_table(client: Any, spec: TableSpec) -> PhysicalResource:
     return PhysicalResource(ref=spec.name, attributes=attributes)
 
 
+def _attribute(value: Any) -> str:
+    """A queue attribute as SQS takes it: strings, booleans as "true"/"false", JSON objects."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _create_queues(client: Any, specs: list[ResourceSpec]) -> dict[str, PhysicalResource]:
+    """Create the queues, then their redrive policies (a dead-letter queue must exist first)."""
+    created = {}
+    for spec in specs:
+        props = spec.properties
+        attributes = {key: _attribute(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+        for key in sorted(set(props) - {*_QUEUE_ATTRIBUTES, *_QUEUE_POLICIES, "QueueName"}):
+            logger.warning("queue %s: property %s is not applied locally", spec.logical_id, key)
+        url = client.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]
+        found = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        arn = found["Attributes"]["QueueArn"]
+        created[spec.logical_id] = PhysicalResource(
+            ref=url, attributes={"Arn": arn, "QueueName": spec.name, "QueueUrl": url}
+        )
+    for spec in specs:
+        policies = {
+            key: _attribute(spec.properties[key])
+            for key in _QUEUE_POLICIES
+            if key in spec.properties
+        }
+        if policies:
+            client.set_queue_attributes(QueueUrl=created[spec.logical_id].ref, Attributes=policies)
+    return created
+
+
+def _create_event_bus(client: Any, spec: ResourceSpec) -> PhysicalResource:
+    for key in sorted(set(spec.properties) - {"Name"}):
+        logger.warning("event bus %s: property %s is not applied locally", spec.logical_id, key)
+    arn = client.create_event_bus(Name=spec.name)["EventBusArn"]
+    return PhysicalResource(ref=spec.name, attributes={"Arn": arn, "Name": spec.name})
+
+
+def _create_rule(client: Any, spec: ResourceSpec) -> PhysicalResource:
+    props = dict(spec.properties)
+    if isinstance(props.get("EventPattern"), dict):
+        props["EventPattern"] = json.dumps(props["EventPattern"])
+    pattern = props.get("EventPattern")
+    if pattern is not None:
+        try:
+            rule_pattern(str(pattern))
+        except PatternError as exc:
+            raise TemplateError(f"{spec.logical_id}: EventPattern {exc}") from exc
+    if "ScheduleExpression" in props:
+        logger.warning("rule %s: its schedule does not run locally", spec.logical_id)
+    bus = str(props.get("EventBusName", DEFAULT_EVENT_BUS))
+    request = {key: props[key] for key in _RULE_PARAMETERS if key in props}
+    arn = client.put_rule(Name=spec.name, EventBusName=bus, **request)["RuleArn"]
+    targets = props.get("Targets") or []
+    if targets:
+        client.put_targets(Rule=spec.name, EventBusName=bus, Targets=targets)
+    return PhysicalResource(ref=spec.physical.ref, attributes={"Arn": arn})
+
+
+def _create_resources(session: boto3.Session, template: SamTemplate) -> MotoWorld:
+    """Every resource the local stack emulates, in dependency order, each bound to what moto
+    created so that intrinsics resolve to it."""
+    resolver = template.resolver
+    dynamodb = session.client("dynamodb")
+    tables = {}
+    for spec in template.resources(TABLE_TYPE):
+        resolver.bind(spec.logical_id, _create_table(dynamodb, spec))
+        tables[spec.logical_id] = spec.name
+    events = session.client("events")
+    buses = {}
+    for spec in template.resources(EVENT_BUS_TYPE):
+        resolver.bind(spec.logical_id, _create_event_bus(events, spec))
+        buses[spec.logical_id] = spec.name
+    queues = {}
+    for logical_id, queue in _create_queues(
+        session.client("sqs"), template.resources(QUEUE_TYPE)
+    ).items():
+        resolver.bind(logical_id, queue)
+        queues[logical_id] = queue.ref
+    for spec in template.resources(RULE_TYPE):
+        resolver.bind(spec.logical_id, _create_rule(events, spec))
+    return MotoWorld(
+        template=template, session=session, tables=tables, queues=queues, event_buses=buses
+    )
+
+
 @contextmanager
 def moto_world(template: SamTemplate) -> Iterator[MotoWorld]:
     """Start moto, create the template's resources, export the functions' shared environment;
@@ -195,22 +318,22 @@ def moto_world(template: SamTemplate) -> Iterator[MotoWorld]:
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
-    with patched_environment(base, _CLEARED_PREFIXES), atomic_transactions():
+    with (
+        patched_environment(base, _CLEARED_PREFIXES),
+        atomic_transactions(),
+        eventbridge_delivery(),
+    ):
         mock = mock_aws()
         mock.start()
         try:
             session = boto3.Session(botocore_session=_botocore_session(), region_name=region)
-            dynamodb = session.client("dynamodb")
-            tables = {}
-            for spec in template.tables():
-                template.resolver.bind(spec.logical_id, _create_table(dynamodb, spec))
-                tables[spec.logical_id] = spec.name
+            world = _create_resources(session, template)
             # Resolved only now: a variable may name a table's StreamArn, which moto just chose.
             environment = {**shared_environment(template), **_FORCED_ENVIRONMENT}
             with patched_environment(environment, ()):
                 reset_containers()
                 try:
-                    yield MotoWorld(template=template, session=session, tables=tables)
+                    yield world
                 finally:
                     reset_containers()
         finally:
