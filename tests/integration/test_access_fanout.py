@@ -243,6 +243,17 @@ def test_reordered_leave_and_join_end_in_the_current_membership(directory):
     assert directory.level(ada, FOLDER) is Level.CHECKER
 
 
+def test_a_leaver_whose_grant_was_removed_meanwhile_loses_the_access(directory):
+    ada = directory.user("ada")
+    sales = directory.group("Sales", [ada])
+    directory.fanout.handle(directory.grant(sales, WORKSPACE, Level.EDITOR))
+    directory.groups.patch(ORG, sales, _members_patch(remove=[ada]), None)
+    removed = directory.grant(sales, WORKSPACE, None)
+    directory.fanout.handle(removed)  # ada is no longer a member: not visited here
+    directory.fanout.handle(GroupMembersChanged(org_id=ORG, group_id=sales, removed=[ada]))
+    assert directory.access.records_of_user(ORG, ada) == []
+
+
 def test_a_crash_midway_converges_on_retry(directory, monkeypatch):
     members = seed_users(ORG, 250)
     sales = directory.group("Sales", [])

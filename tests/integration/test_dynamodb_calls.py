@@ -3,6 +3,7 @@ transaction per write, and never a Scan."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,20 +12,31 @@ import pytest
 
 from provisioning import clients
 
+# What the request itself costs: the function serving it, and the purge worker it triggers.
+REQUEST_FUNCTIONS = ("UsersFunction", "PurgeFunction")
+
 
 class CallCounter:
+    """Counts calls per function: the local stack runs each invocation in its function's
+    environment, so the caller is the function Lambda would bill."""
+
     def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
+        self.calls: Counter[tuple[str, str]] = Counter()
 
     def __call__(self, model, **_):  # botocore's before-call event
-        self.calls[model.name] += 1
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.calls[function.rsplit("-", 1)[-1], model.name] += 1
 
     @contextmanager
-    def measure(self) -> Iterator[Counter[str]]:
+    def measure(self, *functions: str) -> Iterator[Counter[str]]:
+        """The calls of `functions` (default: the request's) while the block runs."""
+        wanted = functions or REQUEST_FUNCTIONS
         self.calls.clear()
         snapshot: Counter[str] = Counter()
         yield snapshot
-        snapshot.update(self.calls)
+        for (function, name), count in self.calls.items():
+            if function in wanted:
+                snapshot[name] += count
 
 
 @pytest.fixture
@@ -48,7 +60,7 @@ def test_calls_per_user_operation(contoso, counter):
         contoso.get('/Users?filter=externalId eq "ext-calls"')
     with counter.measure() as first_page:
         contoso.get("/Users?startIndex=1&count=100")
-    with counter.measure() as patch:
+    with counter.measure() as patch, counter.measure("FanoutFunction") as suspension:
         contoso.patch(path, [{"op": "replace", "path": "active", "value": False}])
     with counter.measure() as unchanged_patch:
         contoso.patch(path, [{"op": "replace", "path": "active", "value": False}])
@@ -64,6 +76,9 @@ def test_calls_per_user_operation(contoso, counter):
     assert by_external_id == {"Query": 2}
     assert first_page == {"GetItem": 1, "Query": 2}
     assert patch == {"GetItem": 1, "TransactWriteItems": 1, "Query": 1}
+    # The deactivation's User.StatusChanged, in the fan-out: the user's access records (one
+    # Query; none here, so no write), the user, and the idempotency record's put and update.
+    assert suspension == {"Query": 1, "GetItem": 1, "PutItem": 1, "UpdateItem": 1}
     assert unchanged_patch == {"GetItem": 1, "Query": 1}
     assert put == {"GetItem": 1, "TransactWriteItems": 1, "Query": 1}
     # The request: the user's memberships are looked up (GSI1) and removed, then the user goes

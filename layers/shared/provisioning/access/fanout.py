@@ -10,11 +10,19 @@ or fails on their version and recomputes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from provisioning.access.model import AccessRecord, GroupGrant, Level, Source, Target, TargetKind
+from provisioning.access.model import (
+    AccessRecord,
+    GroupGrant,
+    Level,
+    Source,
+    Target,
+    TargetKind,
+    Workspace,
+)
 from provisioning.access.rules import grant_reach, group_sources, rederive_group
 from provisioning.access.updates import AccessWriter, Update
 from provisioning.events.contract import (
@@ -27,8 +35,8 @@ from provisioning.events.contract import (
 )
 from provisioning.scim.resources import GROUP, USER
 from provisioning.scim.users import is_active
-from provisioning.store.access import AccessStore
-from provisioning.store.dynamo import StaleVersionError, in_chunks
+from provisioning.store.access import AccessStore, GroupReach
+from provisioning.store.dynamo import MAX_TRANSACTION_ITEMS, StaleVersionError, in_chunks
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore
 
@@ -75,19 +83,18 @@ class AccessFanout:
         match event:
             case GroupMembersChanged():
                 users = [*event.added, *event.removed]
-                changes = self.rederive(event.org_id, event.group_id, users, recheck=event.removed)
-                return Outcome(len(users), changes)
+                return Outcome(len(users), self.rederive(event.org_id, event.group_id, users))
             case GroupGrantChanged():
                 members = self._memberships.members_after(
                     event.org_id, event.group_id, resume_after, MEMBERS_PER_MESSAGE
                 )
-                changes = self.rederive(event.org_id, event.group_id, members, [event.target])
+                changes = self.rederive(event.org_id, event.group_id, members)
                 more = len(members) == MEMBERS_PER_MESSAGE
                 return Outcome(len(members), changes, members[-1] if more else None)
             case GroupDeleted():
                 # Its members lose its sources as the purge removes their memberships (each
-                # batch is a Group.MembersChanged); the grants themselves go now.
-                self._drop_grants(event.org_id, event.group_id)
+                # batch is a Group.MembersChanged); its grants become tombstones now.
+                self._revoke_grants(event.org_id, event.group_id)
                 return Outcome(0, 0)
             case UserStatusChanged():
                 return Outcome(1, self.refresh_user(event.org_id, event.user_id))
@@ -95,22 +102,14 @@ class AccessFanout:
                 return Outcome(1, self.remove_user(event.org_id, event.user_id))
         return Outcome(0, 0)  # a type this version does not act on
 
-    def rederive(
-        self,
-        org_id: str,
-        group_id: str,
-        user_ids: Sequence[str],
-        hints: Sequence[Target] = (),
-        recheck: Collection[str] = (),
-    ) -> int:
-        """Re-derive what the group gives each user, on the group's current targets, the
-        `hints` (a grant just removed) and, for users in `recheck` (they left), every target
-        where they hold something from the group. Returns the number of level changes."""
+    def rederive(self, org_id: str, group_id: str, user_ids: Sequence[str]) -> int:
+        """Re-derive what the group gives each user, on every target the group holds or
+        recently held a grant on. Returns the number of level changes."""
         changes = 0
         for chunk in in_chunks(list(dict.fromkeys(user_ids)), USERS_PER_ROUND):
 
             def round_(users: Sequence[str] = chunk) -> int:
-                return self._rederive_round(org_id, group_id, users, hints, recheck)
+                return self._rederive_round(org_id, group_id, users)
 
             changes += self._retrying(round_)
         return changes
@@ -139,49 +138,28 @@ class AccessFanout:
 
     # --- rounds ------------------------------------------------------------------------------
 
-    def _rederive_round(
-        self,
-        org_id: str,
-        group_id: str,
-        user_ids: Sequence[str],
-        hints: Sequence[Target],
-        recheck: Collection[str],
-    ) -> int:
-        scopes = {user_id: set(hints) for user_id in user_ids}
-        for user_id in user_ids:
-            if user_id in recheck:
-                scopes[user_id] |= {
-                    r.target
-                    for r in self._access.records_of_user(org_id, user_id)
-                    if any(source.group_id == group_id for source in r.sources)
-                }
-        group_exists = self._resources.get(org_id, GROUP.name, group_id) is not None
-        grants = self._access.grants_of_group(org_id, group_id) if group_exists else []
-        hinted_workspaces = [t.id for t in hints if t.type is TargetKind.WORKSPACE]
+    def _rederive_round(self, org_id: str, group_id: str, user_ids: Sequence[str]) -> int:
+        reach = self._access.reach_of_group(org_id, group_id)
         workspaces = self._organizations.workspaces(
             org_id,
-            [g.target.id for g in grants if g.target.type is TargetKind.WORKSPACE]
-            + hinted_workspaces,
+            [t.id for t in _targets(reach) if t.type is TargetKind.WORKSPACE],
         )
-        for hint in hints:  # a removed workspace grant reached the home folder too
-            reach = grant_reach(
-                GroupGrant(group_id=group_id, target=hint, level=Level.VIEWER), workspaces
-            )
-            for scope in scopes.values():
-                scope.update(reach)
-        derived = group_sources(grants, workspaces)
-        for scope in scopes.values():
-            scope.update(derived)
-        revocation = self._organizations.settings(org_id).folder_revocation
-        wanted = [(user_id, target) for user_id, scope in scopes.items() for target in scope]
-        # Records first, then the facts they are computed from (see the module docstring).
+        scope = _scope(group_id, reach, workspaces)
+        wanted = [(user_id, target) for user_id in user_ids for target in sorted(scope, key=str)]
         before = self._access.records(org_id, wanted)
+        # The facts, read after the records they guard (see the module docstring).
+        group_exists = self._resources.get(org_id, GROUP.name, group_id) is not None
+        reach = self._access.reach_of_group(org_id, group_id)
+        if not _scope(group_id, reach, workspaces) <= scope:
+            raise StaleVersionError  # a grant on a new target came meanwhile: start again
+        derived = group_sources(reach.grants if group_exists else [], workspaces)
         members = (
             self._memberships.existing_members(org_id, group_id, user_ids)
             if group_exists
             else set()
         )
         users = self._resources.get_many(org_id, USER.name, user_ids)
+        revocation = self._organizations.settings(org_id).folder_revocation
         updates: list[Update] = []
         for user_id, target in wanted:
             record = before.get((user_id, target))
@@ -196,11 +174,11 @@ class AccessFanout:
             updates.append(_updated(user_id, target, record, sources, active))
         return len(self._writer.write(org_id, updates))
 
-    def _drop_grants(self, org_id: str, group_id: str) -> None:
+    def _revoke_grants(self, org_id: str, group_id: str) -> None:
         grants = self._access.grants_of_group(org_id, group_id)
-        for chunk in in_chunks(grants, 100):
+        for chunk in in_chunks(grants, MAX_TRANSACTION_ITEMS):
             self._access.commit(
-                [self._access.delete_grant_item(org_id, group_id, g.target) for g in chunk]
+                [self._access.revoke_grant_item(org_id, group_id, g.target) for g in chunk]
             )
 
     def _retrying_updates(self, org_id: str, compute: Callable[[], list[Update]]) -> int:
@@ -214,6 +192,19 @@ class AccessFanout:
             except StaleVersionError:
                 continue  # another writer got there first: read again
         return round_()
+
+
+def _targets(reach: GroupReach) -> list[Target]:
+    return [*(grant.target for grant in reach.grants), *reach.revoked]
+
+
+def _scope(group_id: str, reach: GroupReach, workspaces: Mapping[str, Workspace]) -> set[Target]:
+    """Every target where the group gives, or may have left, a source: what its grants and
+    tombstones reach (a workspace's home folder with it)."""
+    as_grants = [
+        GroupGrant(group_id=group_id, target=t, level=Level.VIEWER) for t in _targets(reach)
+    ]
+    return {target for grant in as_grants for target in grant_reach(grant, workspaces)}
 
 
 def _updated(

@@ -73,7 +73,7 @@ class AccessService:
                 org_id, GroupGrant(group_id=group_id, target=target, level=level)
             )
             if level is not None
-            else self._access.delete_grant_item(org_id, group_id, target)
+            else self._access.revoke_grant_item(org_id, group_id, target)
         )
         try:
             self._access.commit(

@@ -2,7 +2,10 @@
 
 - group grant    pk `ORG#<org>#GROUP#<group>`, sk `GRANT#<type>:<id>` (beside the group's
                  memberships); GSI2 `ORG#<org>#GRANTS#<type>:<id>` → `<group>` lists the groups
-                 holding a level on a target.
+                 holding a level on a target. A removed grant (or any grant of a deleted group)
+                 stays as a tombstone without `level`, expired by TTL after
+                 `REVOKED_GRANT_RETENTION`: it tells the fan-out where the group may still have
+                 left sources, so late or reordered events never search users' records.
 - access record  pk `ORG#<org>#USER#<user>#ACCESS`, sk `<type>:<id>`: one per (user, target),
                  with every source (JSON), the user's `active` flag, the effective `level` and a
                  `version` that every writer conditions on. GSI1 `ORG#<org>#ACCESS#<type>:<id>` →
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from provisioning.access.model import AccessRecord, GroupGrant, Level, Source, Target
@@ -24,6 +29,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 GRANT_PREFIX = "GRANT#"
+# Longer than any event can wait before the fan-out applies it (EventBridge retries for a day).
+REVOKED_GRANT_RETENTION = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class GroupReach:
+    """A group's grants, and the targets of grants it held recently (tombstones)."""
+
+    grants: list[GroupGrant]
+    revoked: list[Target]
 
 
 def access_pk(org_id: str, user_id: str) -> str:
@@ -43,10 +58,25 @@ def _grant_item(org_id: str, grant: GroupGrant) -> Item:
     }
 
 
+def _revoked_grant_item(org_id: str, group_id: str, target: Target, now: datetime) -> Item:
+    return {
+        **key(group_pk(org_id, group_id), f"{GRANT_PREFIX}{target}"),
+        "kind": s("RevokedGroupGrant"),
+        "groupId": s(group_id),
+        "targetType": s(target.type.value),
+        "targetId": s(target.id),
+        "expiresAt": n(int((now + REVOKED_GRANT_RETENTION).timestamp())),
+    }
+
+
+def _to_target(item: Mapping[str, Any]) -> Target:
+    return Target(type=item["targetType"]["S"], id=item["targetId"]["S"])
+
+
 def _to_grant(item: Mapping[str, Any]) -> GroupGrant:
     return GroupGrant(
         group_id=item["groupId"]["S"],
-        target=Target(type=item["targetType"]["S"], id=item["targetId"]["S"]),
+        target=_to_target(item),
         level=Level(item["level"]["S"]),
     )
 
@@ -74,7 +104,7 @@ def _record_item(org_id: str, record: AccessRecord) -> Item:
 def _to_record(item: Mapping[str, Any]) -> AccessRecord:
     return AccessRecord(
         user_id=item["userId"]["S"],
-        target=Target(type=item["targetType"]["S"], id=item["targetId"]["S"]),
+        target=_to_target(item),
         sources=tuple(Source.model_validate(x) for x in json.loads(item["sources"]["S"])),
         active=item["active"]["BOOL"],
         version=int(item["version"]["N"]),
@@ -91,11 +121,10 @@ class AccessStore:
 
     # --- group grants ------------------------------------------------------------------------
 
-    def grants_of_group(self, org_id: str, group_id: str) -> list[GroupGrant]:
-        """A group's grants: one Query in the group's partition."""
-        return [
-            _to_grant(item)
-            for item in query_items(
+    def reach_of_group(self, org_id: str, group_id: str) -> GroupReach:
+        """A group's grants and recently revoked targets: one Query in the group's partition."""
+        items = list(
+            query_items(
                 self._client,
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :grant)",
@@ -105,7 +134,14 @@ class AccessStore:
                 },
                 ConsistentRead=True,
             )
-        ]
+        )
+        return GroupReach(
+            grants=[_to_grant(item) for item in items if "level" in item],
+            revoked=[_to_target(item) for item in items if "level" not in item],
+        )
+
+    def grants_of_group(self, org_id: str, group_id: str) -> list[GroupGrant]:
+        return self.reach_of_group(org_id, group_id).grants
 
     def grants_on(self, org_id: str, target: Target) -> list[GroupGrant]:
         """The groups holding a level on a target: one Query on GSI2."""
@@ -123,15 +159,12 @@ class AccessStore:
     def put_grant_item(self, org_id: str, grant: GroupGrant) -> TransactWriteItemTypeDef:
         return {"Put": {"TableName": self._table, "Item": _grant_item(org_id, grant)}}
 
-    def delete_grant_item(
-        self, org_id: str, group_id: str, target: Target
+    def revoke_grant_item(
+        self, org_id: str, group_id: str, target: Target, now: datetime | None = None
     ) -> TransactWriteItemTypeDef:
-        return {
-            "Delete": {
-                "TableName": self._table,
-                "Key": key(group_pk(org_id, group_id), f"{GRANT_PREFIX}{target}"),
-            }
-        }
+        """Replace a grant by its tombstone (see the module docstring)."""
+        item = _revoked_grant_item(org_id, group_id, target, now or datetime.now(UTC))
+        return {"Put": {"TableName": self._table, "Item": item}}
 
     # --- access records ----------------------------------------------------------------------
 
