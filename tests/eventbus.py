@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+
+from botocore.awsrequest import AWSResponse
 
 from provisioning.events.contract import SOURCE, DomainEvent
 from provisioning.store.outbox import outbox_item
@@ -65,3 +68,44 @@ def outbox_insert(event: DomainEvent, sequence: int) -> dict[str, Any]:
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
     }
+
+
+# A fake outcome of one call from its entries: botocore's (HTTP response, parsed response).
+Answer = Callable[[list[dict[str, Any]]], tuple[AWSResponse, dict[str, Any]]]
+
+
+class PutEventsCalls:
+    """Watches a client's PutEvents calls (their entries, in order); `answers` replaces the
+    n-th call's outcome (counting from 0) with a fake response."""
+
+    def __init__(self, client: Any, answers: dict[int, Answer] | None = None) -> None:
+        self.entries: list[list[dict[str, Any]]] = []
+        self._answers = answers or {}
+        client.meta.events.register("before-call.events.PutEvents", self)
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> Any:
+        entries = json.loads(params["body"])["Entries"]
+        self.entries.append(entries)
+        answer = self._answers.get(len(self.entries) - 1)
+        return answer(entries) if answer else None
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(entries) for entries in self.entries]
+
+
+def rejecting(bus: Any, index: int) -> Answer:
+    """EventBridge taking every entry of a call but the one at `index`, as PutEvents reports a
+    partial failure: HTTP 200, `FailedEntryCount` and an `ErrorCode` on the failed entry.
+    `bus` is another client in the same account, which puts the entries that were taken."""
+
+    def answer(entries: list[dict[str, Any]]) -> tuple[AWSResponse, dict[str, Any]]:
+        taken = [entry for i, entry in enumerate(entries) if i != index]
+        results = bus.put_events(Entries=taken)["Entries"]
+        results.insert(index, {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"})
+        return AWSResponse("https://events", 200, {}, None), {
+            "FailedEntryCount": 1,
+            "Entries": results,
+        }
+
+    return answer

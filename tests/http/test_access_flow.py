@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from provisioning import clients
+from provisioning.store.access import AccessStore
 from tests.conftest import ScimClient, admin_call
+from tests.eventbus import PutEventsCalls, rejecting
 
 ORG = "acme"
 
@@ -115,3 +118,43 @@ def test_deleting_a_group_takes_its_access_away(admin, scim, workspace):
     admin("PUT", f"/groups/{group['id']}/grants/workspace/{workspace['id']}", {"level": "viewer"})
     assert scim.delete(f"/Groups/{group['id']}").status == 204
     assert admin.access(dave) == {}
+
+
+def test_a_put_events_failure_heals_and_loses_nothing(admin, scim, workspace):
+    """EventBridge rejects the first PutEvents entry: the publisher reports the record, the
+    stream retries it, and the grant still reaches the member."""
+    eve = scim.create_user("eve@acme.example")["id"]
+    group = scim.post("/Groups", {"displayName": "Ops", "members": [{"value": eve}]}).json()["id"]
+    calls = PutEventsCalls(clients.events(), {0: rejecting(admin.stack.world.client("events"), 0)})
+    admin("PUT", f"/groups/{group}/grants/folder/{workspace['deals']}", {"level": "editor"})
+    assert len(calls.entries) > 1  # the rejected entry went again
+    assert admin.access(eve) == {f"folder:{workspace['deals']}": "editor"}
+
+
+def test_a_fanout_crash_midway_converges_when_the_message_comes_back(
+    admin, scim, workspace, monkeypatch
+):
+    """The fan-out dies after its first transaction: SQS delivers the message again and the
+    retry completes the grant."""
+    monkeypatch.setattr("provisioning.access.fanout.USERS_PER_ROUND", 2)
+    users = [scim.create_user(f"user{n}@acme.example")["id"] for n in range(5)]
+    group = scim.post(
+        "/Groups", {"displayName": "Many", "members": [{"value": u} for u in users]}
+    ).json()["id"]
+    real_commit = AccessStore.commit
+    commits: list[int] = []
+
+    def crash_on_the_second(self, items):
+        commits.append(len(items))
+        if len(commits) == 2:
+            raise RuntimeError("the container died")
+        real_commit(self, items)
+
+    monkeypatch.setattr(AccessStore, "commit", crash_on_the_second)
+    admin("PUT", f"/groups/{group}/grants/workspace/{workspace['id']}", {"level": "viewer"})
+    assert len(commits) > 3  # the first attempt stopped at 2; the redelivery did the rest
+    for user in users:
+        assert admin.access(user) == {
+            f"workspace:{workspace['id']}": "viewer",
+            f"folder:{workspace['home']}": "viewer",
+        }
