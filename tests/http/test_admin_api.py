@@ -157,8 +157,11 @@ def test_group_grant_is_set_listed_and_removed(stack, acme, workspace):
     status, grant = call(stack, "PUT", grant_path, {"level": "checker"})
     assert (status, grant["level"], grant["target"]["id"]) == (200, "checker", workspace["id"])
     assert call(stack, "GET", f"/orgs/{ORG}/groups/{group}/grants")[1] == {"grants": [grant]}
+    holders_path = f"/orgs/{ORG}/workspaces/{workspace['id']}/access"
+    assert call(stack, "GET", holders_path)[1]["groups"] == [grant]
     assert call(stack, "DELETE", grant_path)[0] == 204
     assert call(stack, "GET", f"/orgs/{ORG}/groups/{group}/grants")[1] == {"grants": []}
+    assert call(stack, "GET", holders_path)[1]["groups"] == []
 
 
 def test_group_grant_for_an_unknown_group_is_not_found(stack, workspace):

@@ -133,6 +133,11 @@ class AccessService:
         self._require_target(org_id, target)
         return self._access.holders(org_id, target)
 
+    def groups_on(self, org_id: str, target: Target) -> list[GroupGrant]:
+        """The groups holding a level on a target (an eventually consistent index read)."""
+        self._require_target(org_id, target)
+        return self._access.grants_on(org_id, target)
+
     def _require_target(self, org_id: str, target: Target) -> None:
         found = (
             self._organizations.workspace(org_id, target.id)

@@ -302,7 +302,8 @@ def _access_explain(args: argparse.Namespace) -> Call:
 def _access_who(args: argparse.Namespace) -> Call:
     kind, target_id = _target_path(args).split("/", 1)
     path = f"{_org(args)}/{kind}s/{target_id}/access"
-    return Call("GET", path, _each("access", _record, "nobody"))
+    users, groups = _each("access", _record, "nobody"), _each("groups", _grant, "no group")
+    return Call("GET", path, lambda answer: _lines(groups(answer), users(answer)))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -292,7 +292,15 @@ class AdminEndpoints:
             params = request.path_params
             target = parse(Target, {"type": kind, "id": params["id"]})
             records = self._access.who_has(params["org"], target)
-            return Response(200, {"target": _json(target), "access": [_record(r) for r in records]})
+            groups = self._access.groups_on(params["org"], target)
+            return Response(
+                200,
+                {
+                    "target": _json(target),
+                    "access": [_record(r) for r in records],
+                    "groups": [_grant(g) for g in groups],
+                },
+            )
 
         return endpoint
 
