@@ -42,6 +42,8 @@ def cold_import_ms(function: str) -> float:
     """Median wall time to import a handler module in a fresh interpreter (Lambda's INIT)."""
     env = os.environ | {
         "TABLE_NAME": "bench-table",
+        "EVENT_BUS_NAME": "bench-bus",
+        "FANOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": f"scim-{function}",
     }
