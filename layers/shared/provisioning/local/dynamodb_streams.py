@@ -38,7 +38,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from provisioning.local.cfn import TemplateError
-from provisioning.local.event_sources import FailedBatch, RetryBackoff, invoke_batch
+from provisioning.local.event_sources import (
+    FailedBatch,
+    RetryBackoff,
+    enabled_specs,
+    invoke_batch,
+)
 from provisioning.local.lambdas import FunctionRuntime
 from provisioning.local.patterns import EventPattern, PatternError, matches_any
 from provisioning.local.template import FunctionSpec, SamTemplate, StreamEventSpec
@@ -398,11 +403,7 @@ def dynamodb_stream_sources(
     if not specs:
         return []
     client = client_factory()
-    sources = []
-    for spec in specs:
-        if not spec.enabled:
-            logger.info("%s: Enabled is false, its stream is not polled", spec.name)
-            continue
-        function = runtime.functions[spec.function]
-        sources.append(DynamoDBStreamSource(spec, function, runtime, client, on_failure))
-    return sources
+    return [
+        DynamoDBStreamSource(spec, runtime.functions[spec.function], runtime, client, on_failure)
+        for spec in enabled_specs(specs, "stream")
+    ]

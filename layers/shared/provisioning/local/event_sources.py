@@ -18,9 +18,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from provisioning.local.lambdas import FunctionError, FunctionRuntime
+from provisioning.local.template import EventSourceSpec
 
 logger = logging.getLogger("provisioning.local")
 
@@ -31,6 +32,17 @@ POLL_INTERVAL_SECONDS = 0.1
 _ROUNDS_PER_TICK = 100
 # Background polling waits this long after a failed attempt, doubling up to the cap.
 _BACKOFF_SECONDS, _MAX_BACKOFF_SECONDS = 0.1, 5.0
+
+
+SpecT = TypeVar("SpecT", bound=EventSourceSpec)
+
+
+def enabled_specs(specs: Sequence[SpecT], polled: str) -> list[SpecT]:
+    """The mappings to poll: those not switched off with `Enabled: false` (logged)."""
+    for spec in specs:
+        if not spec.enabled:
+            logger.info("%s: Enabled is false, its %s is not polled", spec.name, polled)
+    return [spec for spec in specs if spec.enabled]
 
 
 class EventSource(Protocol):

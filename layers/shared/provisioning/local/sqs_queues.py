@@ -36,7 +36,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from provisioning.local.cfn import TemplateError
-from provisioning.local.event_sources import RetryBackoff, invoke_batch
+from provisioning.local.event_sources import RetryBackoff, enabled_specs, invoke_batch
 from provisioning.local.lambdas import FunctionRuntime
 from provisioning.local.patterns import EventPattern, PatternError, matches_any
 from provisioning.local.template import QueueEventSpec, SamTemplate
@@ -227,10 +227,7 @@ def sqs_queue_sources(
         return []
     client = client_factory()
     sources = []
-    for spec in specs:
-        if not spec.enabled:
-            logger.info("%s: Enabled is false, its queue is not polled", spec.name)
-            continue
+    for spec in enabled_specs(specs, "queue"):
         # A mapping names its queue by ARN; the SQS API wants the URL.
         try:
             url = client.get_queue_url(QueueName=spec.queue_arn.split(":")[-1])["QueueUrl"]
