@@ -163,7 +163,7 @@ def test_removing_a_workspace_grant_removes_the_home_folder_access(directory):
     sales = directory.group("Sales", [ada])
     directory.fanout.handle(directory.grant(sales, WORKSPACE, Level.VIEWER))
     directory.fanout.handle(directory.grant(sales, WORKSPACE, None))
-    assert directory.access.records_of_user(ORG, ada) == []
+    assert directory.service.access_of_user(ORG, ada) == []
 
 
 def test_deactivation_suspends_and_reactivation_restores_access(directory):
@@ -251,7 +251,70 @@ def test_a_leaver_whose_grant_was_removed_meanwhile_loses_the_access(directory):
     removed = directory.grant(sales, WORKSPACE, None)
     directory.fanout.handle(removed)  # ada is no longer a member: not visited here
     directory.fanout.handle(GroupMembersChanged(org_id=ORG, group_id=sales, removed=[ada]))
-    assert directory.access.records_of_user(ORG, ada) == []
+    assert directory.service.access_of_user(ORG, ada) == []
+
+
+def _meanwhile(monkeypatch, directory, change) -> None:
+    """Run `change` once, between the fan-out's reads and its write (settings are its last read)."""
+    read_settings = directory.organizations.settings
+    done: list[bool] = []
+
+    def settings(org_id):
+        if not done:
+            done.append(True)
+            change()
+        return read_settings(org_id)
+
+    monkeypatch.setattr(directory.organizations, "settings", settings)
+
+
+def test_a_user_deleted_during_a_round_gets_no_record(directory, monkeypatch):
+    ada = directory.user("ada")
+    sales = directory.group("Sales", [ada])
+    event = directory.grant(sales, FOLDER, Level.EDITOR)
+
+    def delete_ada():
+        directory.users.delete(ORG, ada, None)
+        directory.fanout.handle(UserDeleted(org_id=ORG, user_id=ada))
+
+    _meanwhile(monkeypatch, directory, delete_ada)
+    directory.fanout.handle(event)
+    assert directory.access.record(ORG, ada, FOLDER) is None
+
+
+def test_a_user_deactivated_during_a_round_gets_no_access(directory, monkeypatch):
+    ada = directory.user("ada")
+    sales = directory.group("Sales", [ada])
+    event = directory.grant(sales, FOLDER, Level.EDITOR)
+
+    def deactivate_ada():
+        directory.users.patch(ORG, ada, _active_patch(False), None)
+        directory.fanout.handle(UserStatusChanged(org_id=ORG, user_id=ada, active=False))
+
+    _meanwhile(monkeypatch, directory, deactivate_ada)
+    directory.fanout.handle(event)
+    assert directory.level(ada, FOLDER) is None
+
+
+def test_a_record_emptied_and_refilled_meanwhile_fails_the_stale_write(directory, monkeypatch):
+    """No ABA: a record that lost its last source keeps its version, so a writer that read it
+    before cannot overwrite what came after."""
+    ada = directory.user("ada")
+    first, second = directory.group("First", [ada]), directory.group("Second", [ada])
+    directory.fanout.handle(directory.grant(first, FOLDER, Level.VIEWER))
+    upgrade = directory.grant(first, FOLDER, Level.EDITOR)
+
+    def leave_first_then_join_through_second():
+        directory.groups.patch(ORG, first, _members_patch(remove=[ada]), None)
+        directory.fanout.handle(GroupMembersChanged(org_id=ORG, group_id=first, removed=[ada]))
+        directory.fanout.handle(directory.grant(second, FOLDER, Level.VIEWER))
+
+    _meanwhile(monkeypatch, directory, leave_first_then_join_through_second)
+    directory.fanout.handle(upgrade)
+    record = directory.access.record(ORG, ada, FOLDER)
+    assert record is not None
+    assert {source.group_id for source in record.sources} == {second}
+    assert record.level is Level.VIEWER
 
 
 def test_a_crash_midway_converges_on_retry(directory, monkeypatch):

@@ -36,7 +36,12 @@ from provisioning.events.contract import (
 from provisioning.scim.resources import GROUP, USER
 from provisioning.scim.users import is_active
 from provisioning.store.access import AccessStore, GroupReach
-from provisioning.store.dynamo import MAX_TRANSACTION_ITEMS, StaleVersionError, in_chunks
+from provisioning.store.dynamo import (
+    MAX_TRANSACTION_ITEMS,
+    MissingReferenceError,
+    StaleVersionError,
+    in_chunks,
+)
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore
 
@@ -117,24 +122,27 @@ class AccessFanout:
     def refresh_user(self, org_id: str, user_id: str) -> int:
         """Suspend or restore a user's access to match its `active` flag."""
 
-        def round_() -> list[Update]:
+        def round_() -> int:
             records = self._access.records_of_user(org_id, user_id)
             user = self._resources.get(org_id, USER.name, user_id)
             if user is None:
-                return []  # deleted: User.Deleted removes its records
+                return 0  # deleted: User.Deleted removes its records
             active = is_active(user)
-            return [(r, r.model_copy(update={"active": active})) for r in records]
+            updates = [(r, r.model_copy(update={"active": active})) for r in records]
+            guard = self._resources.version_check(org_id, USER.name, user_id, user.version)
+            return len(self._writer.write(org_id, updates, {user_id: guard}))
 
-        return self._retrying_updates(org_id, round_)
+        return self._retrying(round_)
 
     def remove_user(self, org_id: str, user_id: str) -> int:
         """A deleted user loses every record, whatever its sources."""
 
-        def round_() -> list[Update]:
+        def round_() -> int:
             records = self._access.records_of_user(org_id, user_id)
-            return [(r, r.model_copy(update={"sources": ()})) for r in records]
+            updates = [(r, r.model_copy(update={"sources": ()})) for r in records]
+            return len(self._writer.write(org_id, updates, keep_empty=False))
 
-        return self._retrying_updates(org_id, round_)
+        return self._retrying(round_)
 
     # --- rounds ------------------------------------------------------------------------------
 
@@ -172,7 +180,11 @@ class AccessFanout:
             )
             active = is_active(user) if user else False
             updates.append(_updated(user_id, target, record, sources, active))
-        return len(self._writer.write(org_id, updates))
+        guards = {
+            user.id: self._resources.version_check(org_id, USER.name, user.id, user.version)
+            for user in users.values()
+        }
+        return len(self._writer.write(org_id, updates, guards))
 
     def _revoke_grants(self, org_id: str, group_id: str) -> None:
         grants = self._access.grants_of_group(org_id, group_id)
@@ -181,16 +193,13 @@ class AccessFanout:
                 [self._access.revoke_grant_item(org_id, group_id, g.target) for g in chunk]
             )
 
-    def _retrying_updates(self, org_id: str, compute: Callable[[], list[Update]]) -> int:
-        return self._retrying(lambda: len(self._writer.write(org_id, compute())))
-
     @staticmethod
     def _retrying(round_: Callable[[], int]) -> int:
         for _ in range(_ATTEMPTS - 1):
             try:
                 return round_()
-            except StaleVersionError:
-                continue  # another writer got there first: read again
+            except (StaleVersionError, MissingReferenceError):
+                continue  # another writer, or a change of the user, came first: read again
         return round_()
 
 

@@ -109,10 +109,11 @@ class AccessService:
             after = (record or AccessRecord(user_id=user_id, target=target)).model_copy(
                 update={"sources": sources, "active": is_active(user)}
             )
+            guard = self._resources.version_check(org_id, USER.name, user_id, user.version)
             try:
-                self._writer.write(org_id, [(record, after)])
-            except StaleVersionError:
-                continue
+                self._writer.write(org_id, [(record, after)], {user_id: guard})
+            except (StaleVersionError, MissingReferenceError):
+                continue  # the record or the user changed meanwhile: read again
             return self._access.record(org_id, user_id, target)
         raise ConflictError("the access record is changing too often; retry")
 
@@ -121,7 +122,7 @@ class AccessService:
     def access_of_user(self, org_id: str, user_id: str) -> list[AccessRecord]:
         if self._resources.get(org_id, USER.name, user_id) is None:
             raise NotFoundError(f"user {user_id} not found")
-        return self._access.records_of_user(org_id, user_id)
+        return [r for r in self._access.records_of_user(org_id, user_id) if r.sources]
 
     def explain(self, org_id: str, user_id: str, target: Target) -> AccessRecord | None:
         """The user's record on a target: its level and every source of it."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from provisioning.access.model import AccessRecord
 from provisioning.access.rules import change_of
 from provisioning.events.contract import AccessChange, AccessGranted, AccessRevoked
 from provisioning.store.access import AccessStore
-from provisioning.store.dynamo import MAX_TRANSACTION_ITEMS, in_chunks
+from provisioning.store.dynamo import MAX_TRANSACTION_ITEMS
 from provisioning.store.outbox import outbox_item
 
 if TYPE_CHECKING:
@@ -30,16 +30,48 @@ class AccessWriter:
         self._store = store
         self._table = table_name
 
-    def write(self, org_id: str, updates: Sequence[Update]) -> list[AccessChange]:
-        """Write the updates that change something; returns the level changes made."""
+    def write(
+        self,
+        org_id: str,
+        updates: Sequence[Update],
+        guards: Mapping[str, TransactWriteItemTypeDef] | None = None,
+        keep_empty: bool = True,
+    ) -> list[AccessChange]:
+        """Write the updates that change something; returns the level changes made.
+
+        `guards` (by user id) go into every transaction that writes that user's records: a
+        check that the user is still as read (not deleted, not deactivated meanwhile), so a
+        record is never created or widened from a stale view of its user."""
+        guards = guards or {}
         needed = [(before, after) for before, after in updates if _differs(before, after)]
         changes: list[AccessChange] = []
-        for chunk in in_chunks(needed, RECORDS_PER_TRANSACTION):
-            items = [self._store.write_item(org_id, before, after) for before, after in chunk]
+        for chunk in self._transactions(needed, guards):
+            items = [self._store.write_item(org_id, b, a, keep_empty) for b, a in chunk]
+            users = dict.fromkeys(after.user_id for _, after in chunk)
+            checks = [guards[user] for user in users if user in guards]
             made = [c for before, after in chunk if (c := change_of(before, after)) is not None]
-            self._store.commit([*items, *self._events(org_id, made)])
+            self._store.commit([*items, *checks, *self._events(org_id, made)])
             changes += made
         return changes
+
+    @staticmethod
+    def _transactions(
+        updates: Sequence[Update], guards: Mapping[str, TransactWriteItemTypeDef]
+    ) -> list[list[Update]]:
+        """Updates in batches that fit one transaction with their users' guards."""
+        batches: list[list[Update]] = [[]]
+        guarded: set[str] = set()
+        for update in updates:
+            user = update[1].user_id
+            cost = 1 + (user in guards and user not in guarded)
+            used = len(batches[-1]) + len(guarded)
+            if batches[-1] and used + cost > RECORDS_PER_TRANSACTION:
+                batches.append([])
+                guarded = set()
+            batches[-1].append(update)
+            if user in guards:
+                guarded.add(user)
+        return [batch for batch in batches if batch]
 
     def _events(self, org_id: str, changes: list[AccessChange]) -> list[TransactWriteItemTypeDef]:
         granted = [change for change in changes if change.level is not None]
@@ -55,4 +87,6 @@ class AccessWriter:
 def _differs(before: AccessRecord | None, after: AccessRecord) -> bool:
     if before is None:
         return bool(after.sources)
+    if not before.sources and not after.sources:
+        return False  # an empty record's `active` flag gives nothing
     return before.sources != after.sources or before.active != after.active

@@ -220,10 +220,18 @@ class AccessStore:
         ]
 
     def write_item(
-        self, org_id: str, before: AccessRecord | None, after: AccessRecord
+        self,
+        org_id: str,
+        before: AccessRecord | None,
+        after: AccessRecord,
+        keep_empty: bool = True,
     ) -> TransactWriteItemTypeDef:
-        """Write `after` if the record is still as read (`before`; None: it did not exist). A
-        record left without sources is deleted."""
+        """Write `after` if the record is still as read (`before`; None: it did not exist).
+
+        A record left without sources stays, without level, so that its version keeps growing:
+        deleted and re-created at version 1, a writer holding the old version 1 would pass its
+        condition (ABA). Only a deleted user's records go (`keep_empty=False`): none is ever
+        created again for it."""
         condition: Any = (
             {
                 "ConditionExpression": "version = :read",
@@ -232,7 +240,7 @@ class AccessStore:
             if before is not None
             else {"ConditionExpression": "attribute_not_exists(pk)"}
         )
-        if not after.sources:
+        if not after.sources and not keep_empty:
             delete: Any = {
                 "TableName": self._table,
                 "Key": key(access_pk(org_id, after.user_id), str(after.target)),

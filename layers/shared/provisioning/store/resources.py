@@ -314,6 +314,20 @@ class ResourceStore:
             }
         }
 
+    def version_check(
+        self, org_id: str, kind: str, resource_id: str, version: int
+    ) -> TransactWriteItemTypeDef:
+        """A transaction item that fails unless the resource is still at `version` (neither
+        changed nor deleted since it was read)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key(org_pk(org_id), resource_sk(kind, resource_id)),
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": n(version)},
+            }
+        }
+
     def exists_check(self, org_id: str, kind: str, resource_id: str) -> TransactWriteItemTypeDef:
         """A transaction item that fails unless the resource exists (e.g. a member being added)."""
         return {
