@@ -45,3 +45,23 @@ def test_rotation_keeps_the_previous_token_for_the_grace_period(tokens):
     assert fresh.verify(first) is None
     assert fresh.verify(second) is None
     assert fresh.verify(third) == "contoso"
+
+
+def test_a_rotation_that_cannot_read_the_secret_fails_and_revokes_nothing(tokens):
+    first = tokens.create_organization("contoso")
+    client = clients.secrets_manager()
+
+    def throttled(**_):
+        raise client.exceptions.ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+            "GetSecretValue",
+        )
+
+    client.meta.events.register("before-call.secrets-manager.GetSecretValue", throttled)
+    try:
+        with pytest.raises(client.exceptions.ClientError):
+            tokens.rotate("contoso", timedelta(hours=24))
+    finally:
+        client.meta.events.unregister("before-call.secrets-manager.GetSecretValue", throttled)
+    fresh = TokenService(client, "scim/orgs/")
+    assert fresh.verify(first) == "contoso"

@@ -160,7 +160,7 @@ class TokenService:
         token = new_token(org_id)
         kept = [
             StoredToken(t.digest, t.issued_at, min(t.expires_at or now + grace, now + grace))
-            for t in self._read(org_id, max_age=0)
+            for t in self._current(org_id)
             if t.is_valid_at(now)
         ]
         kept.append(StoredToken(digest(token), now))
@@ -181,14 +181,28 @@ class TokenService:
         return org_id if matches_any(token, stored, self._clock()) else None
 
     def _read(self, org_id: str, max_age: int) -> list[StoredToken]:
+        """For verification: an unreadable secret authenticates nobody."""
         try:
             value = self._provider.get(self.secret_name(org_id), max_age=max_age, transform="json")
         except GetParameterError:
             return []
-        if not isinstance(value, dict):
-            return []
-        return [StoredToken.from_json(entry) for entry in value.get("tokens", [])]
+        return _parse(value)
+
+    def _current(self, org_id: str) -> list[StoredToken]:
+        """For rotation, uncached: an error other than "no such organization" propagates, since
+        taking it for "no token" would revoke every token without grace."""
+        try:
+            response = self._client.get_secret_value(SecretId=self.secret_name(org_id))
+        except self._client.exceptions.ResourceNotFoundException as exc:
+            raise OrganizationNotFoundError(org_id) from exc
+        return _parse(json.loads(response["SecretString"]))
 
     @staticmethod
     def _serialize(stored: list[StoredToken]) -> str:
         return json.dumps({"version": 1, "tokens": [t.to_json() for t in stored]})
+
+
+def _parse(value: object) -> list[StoredToken]:
+    if not isinstance(value, dict):
+        return []
+    return [StoredToken.from_json(entry) for entry in value.get("tokens", [])]
