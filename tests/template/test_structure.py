@@ -407,3 +407,15 @@ def test_the_publisher_never_gives_up_on_an_outbox_event(
     assert props["MaximumRecordAgeInSeconds"] == -1
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert '"Outbox"' in props["FilterCriteria"]["Filters"][0]["Pattern"]
+
+
+def test_revoked_grant_tombstones_outlive_any_queued_event(resources: Mapping[str, Any]) -> None:
+    """A late event must still find where a removed grant left sources: tombstones live longer
+    than a message can wait in the fan-out queue and then in its dead-letter queue."""
+    from provisioning.store.access import REVOKED_GRANT_RETENTION
+
+    waiting = sum(
+        resources[queue]["Properties"]["MessageRetentionPeriod"]
+        for queue in ("FanoutQueue", "FanoutDeadLetterQueue")
+    )
+    assert REVOKED_GRANT_RETENTION.total_seconds() > waiting

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 GRANT_PREFIX = "GRANT#"
-# Longer than any event can wait before the fan-out applies it (EventBridge retries for a day).
-REVOKED_GRANT_RETENTION = timedelta(days=7)
+# Longer than any event can wait before the fan-out applies it: 14 days in the fan-out queue,
+# then 14 in its dead-letter queue before a redrive (template.yaml's MessageRetentionPeriod).
+REVOKED_GRANT_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True)
