@@ -10,6 +10,7 @@ copying but the items written, and a cancelled transaction leaves no stream reco
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -75,8 +76,18 @@ def _apply(backend: DynamoDBBackend, op_type: str, op: dict[str, Any], key: dict
         )
 
 
+# DynamoDB applies a transaction atomically; threads of one process (concurrency tests) must not
+# interleave their checks and writes here either.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     """Check every condition, then apply every write; on any failure, nothing changes."""
+    with _ONE_AT_A_TIME:
+        _transact_write_items(self, transact_items)
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     if len(transact_items) > _MAX_ITEMS:
         raise TooManyTransactionsException()
     seen: set[tuple[str, str]] = set()
