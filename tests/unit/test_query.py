@@ -3,7 +3,8 @@
 import pytest
 from scim2_models import InvalidFilterException, InvalidValueException
 
-from provisioning.scim.query import Projection, index_lookup, parse_filter, parse_list_query
+from provisioning.scim.filters import parse_filter
+from provisioning.scim.query import Projection, index_lookup, parse_list_query
 from provisioning.scim.resources import MAX_RESULTS, USER
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from scim2_models import Context, NotFoundException, Resource
 
-from provisioning.api.resources import LIST_RESPONSE_SCHEMA
+from provisioning.api.search import LIST_RESPONSE_SCHEMA
 from provisioning.http.app import Request, Response, Route, ScimApp
 from provisioning.scim.resources import PROVIDER, SERVICE_PROVIDER_CONFIG
 from provisioning.settings import Settings, get_settings

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from scim2_models import Context, ListResponse, Resource
+from scim2_models import Context, Resource
 
-from provisioning import clients
-from provisioning.http.app import Request, Response, Route, ScimApp
-from provisioning.scim.query import ListQuery, Projection, parse_list_query
+from provisioning.http.app import Request, Response
+from provisioning.scim.query import Projection
 from provisioning.scim.resources import ResourceKind
-from provisioning.scim.service import ListResult, etag, matches_etag
-from provisioning.settings import Settings, get_settings
-from provisioning.store.memberships import MembershipStore
-from provisioning.store.resources import ResourceStore, StoredResource
+from provisioning.scim.service import etag, matches_etag
+from provisioning.store.resources import StoredResource
 
-LIST_RESPONSE_SCHEMA = str(ListResponse.__schema__)
 # A list page stops early (fewer items, as RFC 7644 §3.4.2.4 allows) once its resources carry this
 # many related entries (group members), keeping the response under Lambda's 6 MB payload limit.
 RELATED_ENTRIES_PER_RESPONSE = 100_000
@@ -30,8 +25,6 @@ class ScimResources(Protocol):
     def kind(self) -> ResourceKind: ...
 
     def get(self, org_id: str, resource_id: str) -> StoredResource: ...
-
-    def query(self, org_id: str, query: ListQuery) -> ListResult: ...
 
     def model(self, stored: StoredResource) -> Resource[Any]: ...
 
@@ -67,30 +60,7 @@ class ResourceEndpoints:
         self._service = service
         self._related = related
 
-    def routes(self) -> list[Route]:
-        endpoint = self._service.kind.endpoint
-        return [
-            Route(endpoint, {"GET": self.query, "POST": self.create}),
-            Route(
-                f"{endpoint}/{{id}}",
-                {"GET": self.get, "PUT": self.replace, "PATCH": self.patch, "DELETE": self.delete},
-            ),
-        ]
-
-    def query(self, request: Request) -> Response:
-        query = parse_list_query(request.params, self._service.kind)
-        result = self._service.query(request.org_id, query)
-        resources = self._render_page(result.resources, request, query.projection)
-        body = {
-            "schemas": [LIST_RESPONSE_SCHEMA],
-            "totalResults": result.total,
-            "startIndex": query.start_index,
-            "itemsPerPage": len(resources),
-            "Resources": resources,
-        }
-        return Response(200, body)
-
-    def _render_page(
+    def render_page(
         self, resources: list[StoredResource], request: Request, projection: Projection
     ) -> list[dict[str, Any]]:
         """Render a page a window of resources at a time (their related reads run concurrently),
@@ -170,19 +140,3 @@ class ResourceEndpoints:
 
     def _location(self, request: Request, resource_id: str) -> str:
         return f"{request.base_url}{self._service.kind.endpoint}/{resource_id}"
-
-
-def resource_app(
-    settings: Settings | None,
-    build: Callable[[ResourceStore, MembershipStore, str], tuple[ScimResources, Related]],
-) -> ScimApp:
-    """The ASGI app of a resource type's function: its service and related attributes built on
-    the container's DynamoDB client."""
-    settings = settings or get_settings()
-    client = clients.dynamodb()
-    service, related = build(
-        ResourceStore(client, settings.table_name),
-        MembershipStore(client, settings.table_name),
-        settings.table_name,
-    )
-    return ScimApp(ResourceEndpoints(service, related).routes(), settings.max_body_bytes)

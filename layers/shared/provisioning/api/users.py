@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning.api.resources import resource_app
+from provisioning.api.routes import resource_app
 from provisioning.http.app import Request, ScimApp
 from provisioning.scim.query import Projection
 from provisioning.scim.users import UserService

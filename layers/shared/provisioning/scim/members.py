@@ -9,7 +9,7 @@ from typing import Any
 from scim2_models import InvalidPathException, InvalidValueException
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 
-from provisioning.scim.query import parse_filter
+from provisioning.scim.filters import parse_filter
 from provisioning.scim.resources import GROUP
 
 MEMBERS = "members"

@@ -8,18 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import (
-    InvalidFilterException,
     InvalidValueException,
-    Resource,
     ResponseParameters,
     ScimFilter,
 )
 from scim2_models.path import AttrPath, CompareOperator, Comparison, FilterNode
 
 from provisioning.scim.errors import from_validation_error
+from provisioning.scim.filters import parse_filter
 from provisioning.scim.resources import MAX_RESULTS, ResourceKind
-
-MAX_FILTER_LENGTH = 4096
 
 
 @dataclass(frozen=True)
@@ -77,19 +74,6 @@ def parse_list_query(params: Mapping[str, str], kind: ResourceKind) -> ListQuery
         count=min(max(0, _integer(params, "count", MAX_RESULTS)), MAX_RESULTS),
         projection=Projection.from_params(params),
     )
-
-
-def parse_filter(text: str | None, model: type[Resource[Any]]) -> ScimFilter[Any] | None:
-    if text is None or not text.strip():
-        return None
-    if len(text) > MAX_FILTER_LENGTH:
-        raise InvalidFilterException(detail=f"filters are limited to {MAX_FILTER_LENGTH} chars")
-    try:
-        return ScimFilter[model](text)  # type: ignore[valid-type]
-    except InvalidFilterException:
-        raise
-    except ValueError as error:
-        raise InvalidFilterException(detail=str(error)) from error
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,15 @@ from scim2_models import (
 email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
 
 MAX_RESULTS = 200
-"""The most resources one list response holds (ServiceProviderConfig `filter.maxResults`)."""
+"""The most resources one list response holds (ServiceProviderConfig `filter.maxResults`, and
+RFC 9865's `pagination.maxPageSize`)."""
+DEFAULT_PAGE_SIZE = MAX_RESULTS
+"""The page a list request gets without `count` (RFC 9865 `pagination.defaultPageSize`)."""
+FILTER_SCAN_LIMIT = 5_000
+"""The most stored resources one request reads to answer a filter, a sort or a total that no
+index answers: beyond it, index paging is refused with `tooMany` and cursor pages stop early."""
+CURSOR_TIMEOUT_SECONDS = 3_600
+"""How long a `nextCursor` stays valid (RFC 9865 `pagination.cursorTimeout`)."""
 
 
 class Manager(ComplexAttribute):

@@ -7,10 +7,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
@@ -27,7 +25,6 @@ from scim2_models import (
 
 from provisioning.scim import compat
 from provisioning.scim.errors import TooManyRequests, from_validation_error
-from provisioning.scim.query import IndexLookup, ListQuery, index_lookup
 from provisioning.scim.resources import POLICY, ResourceKind
 
 if TYPE_CHECKING:
@@ -72,17 +69,17 @@ Related = Callable[[StoredResource], PendingWrites | None]
 ChangeEvents = Callable[[StoredResource, StoredResource], "list[TransactWriteItemTypeDef]"]
 
 
-@dataclass(frozen=True)
-class ListResult:
-    """One page of a list request: the total that matched and the page's resources."""
-
-    total: int
-    resources: list[StoredResource]
-
-
 def etag(version: int) -> str:
     """The weak ETag of a version (RFC 7644 §3.14); also `meta.version`."""
     return f'W/"{version}"'
+
+
+def resource_model(kind: ResourceKind, stored: StoredResource) -> Resource[Any]:
+    """The stored body as the kind's model, with its version as `meta.version`."""
+    resource = kind.model.model_validate(stored.body, scim_ctx=Context.DEFAULT)
+    if resource.meta is not None:
+        resource.meta.version = etag(stored.version)
+    return resource
 
 
 def matches_etag(header: str, version: int) -> bool:
@@ -114,42 +111,8 @@ class ResourceService:
             raise NotFoundException(detail=f"{self.kind.name} {resource_id} not found")
         return found
 
-    def query(self, org_id: str, query: ListQuery) -> ListResult:
-        """Answer a list request: a key lookup when an index answers the filter, otherwise the
-        organization's resources in id order (stable across pages, as Okta's paging needs)."""
-        skip = query.start_index - 1
-        if query.filter is None:
-            total = self._store.count(org_id, self.kind.name)
-            if query.count == 0 or skip >= total:
-                return ListResult(total, [])
-            chosen = islice(
-                self._store.iterate(org_id, self.kind.name, skip + query.count), skip, None
-            )
-            return ListResult(total, list(islice(chosen, query.count)))
-        lookup = index_lookup(query.filter.ast, self.kind)
-        candidates = (
-            self._lookup(org_id, lookup)
-            if lookup is not None
-            else self._store.iterate(org_id, self.kind.name)
-        )
-        matched = [r for r in candidates if query.filter.match(self.model(r))]
-        return ListResult(len(matched), matched[skip : skip + query.count])
-
-    def _lookup(self, org_id: str, lookup: IndexLookup) -> Iterator[StoredResource]:
-        if lookup.position is None:
-            found = self._store.get(org_id, self.kind.name, lookup.value)
-            yield from [found] if found else []
-        else:
-            yield from self._store.find_unique(
-                org_id, self.kind.name, lookup.position, lookup.value
-            )
-
     def model(self, stored: StoredResource) -> Resource[Any]:
-        """The stored body as the kind's model, with its version as `meta.version`."""
-        resource = self.kind.model.model_validate(stored.body, scim_ctx=Context.DEFAULT)
-        if resource.meta is not None:
-            resource.meta.version = etag(stored.version)
-        return resource
+        return resource_model(self.kind, stored)
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -373,9 +336,6 @@ class ResourceFacade:
 
     def get(self, org_id: str, resource_id: str) -> StoredResource:
         return self._resources.get(org_id, resource_id)
-
-    def query(self, org_id: str, query: ListQuery) -> ListResult:
-        return self._resources.query(org_id, query)
 
     def model(self, stored: StoredResource) -> Resource[Any]:
         return self._resources.model(stored)
