@@ -4,28 +4,44 @@ import pytest
 from scim2_models import InvalidFilterException, InvalidValueException
 
 from provisioning.scim.filters import parse_filter
-from provisioning.scim.query import Projection, index_lookup, parse_list_query
-from provisioning.scim.resources import MAX_RESULTS, USER
+from provisioning.scim.query import Projection, parse_list_query
+from provisioning.scim.search import IndexLookup, index_plan
+from provisioning.scim.resources import GROUP, MAX_RESULTS, USER
 
 
-def lookup(text):
-    return index_lookup(parse_filter(text, USER.model).ast, USER)
+def plan(text, kind=USER):
+    return index_plan(parse_filter(text, kind.model).ast, kind)
 
 
 @pytest.mark.parametrize(
-    ("text", "attribute", "value", "position"),
+    ("text", "value", "position"),
     [
-        ('userName eq "Bjensen@Example.com"', "userName", "bjensen@example.com", 0),
-        ('USERNAME eq "x"', "userName", "x", 0),
-        ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"', "userName", "x", 0),
-        ('externalId eq "AbC"', "externalId", "AbC", 1),
-        ('id eq "1234"', "id", "1234", None),
+        ('userName eq "Bjensen@Example.com"', "bjensen@example.com", 0),
+        ('USERNAME eq "x"', "x", 0),
+        ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"', "x", 0),
+        ('externalId eq "AbC"', "AbC", 1),
+        ('id eq "1234"', "1234", None),
     ],
 )
-def test_equality_on_a_unique_attribute_is_an_index_lookup(text, attribute, value, position):
-    found = lookup(text)
-    assert found is not None
-    assert (found.attribute, found.value, found.position) == (attribute, value, position)
+def test_equality_on_a_unique_attribute_is_one_index_read(text, value, position):
+    assert plan(text) == {IndexLookup("User", value, position)}
+
+
+def test_or_of_equalities_reads_each_index_once():
+    assert plan('userName eq "a" or externalId eq "B" or id eq "c" or userName eq "A"') == {
+        IndexLookup("User", "a", 0),
+        IndexLookup("User", "B", 1),
+        IndexLookup("User", "c", None),
+    }
+
+
+def test_and_reads_the_smallest_answered_term():
+    text = '(userName eq "a" or userName eq "b") and externalId eq "x" and active eq true'
+    assert plan(text) == {IndexLookup("User", "x", 1)}
+
+
+def test_groups_are_found_by_display_name_case_insensitively():
+    assert plan('displayName eq "Sales"', GROUP) == {IndexLookup("Group", "sales", 0)}
 
 
 @pytest.mark.parametrize(
@@ -35,13 +51,15 @@ def test_equality_on_a_unique_attribute_is_an_index_lookup(text, attribute, valu
         'userName co "x"',
         'displayName eq "x"',
         'emails[type eq "work"]',
-        'userName eq "x" and active eq true',
+        'userName eq "x" or active eq true',
         'not (userName eq "x")',
         "active eq true",
+        "userName eq null",
+        'name.familyName eq "x"',
     ],
 )
-def test_other_filters_are_not_index_lookups(text):
-    assert lookup(text) is None
+def test_other_filters_are_answered_by_paging(text):
+    assert plan(text) is None
 
 
 @pytest.mark.parametrize(
@@ -65,15 +83,15 @@ def test_blank_filter_means_no_filter():
 
 
 def test_paging_parameters_are_clamped_as_rfc_7644_says():
-    query = parse_list_query({"startIndex": "0", "count": "-5"}, USER)
+    query = parse_list_query({"startIndex": "0", "count": "-5"}, [USER.model])
     assert (query.start_index, query.count) == (1, 0)
-    assert parse_list_query({"count": "100000"}, USER).count == MAX_RESULTS
-    assert parse_list_query({}, USER).count == MAX_RESULTS
+    assert parse_list_query({"count": "100000"}, [USER.model]).count == MAX_RESULTS
+    assert parse_list_query({}, [USER.model]).count == MAX_RESULTS
 
 
 def test_non_integer_paging_parameters_are_invalid_values():
     with pytest.raises(InvalidValueException):
-        parse_list_query({"startIndex": "one"}, USER)
+        parse_list_query({"startIndex": "one"}, [USER.model])
 
 
 def test_projection_reads_comma_separated_attribute_lists():

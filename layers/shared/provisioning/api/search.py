@@ -1,34 +1,71 @@
-"""List and search endpoints (RFC 7644 §3.4.2, §3.4.3): GET on a resource type's endpoint and
-POST `/.search`."""
+"""List and search endpoints (RFC 7644 §3.4.2, §3.4.3; RFC 9865): GET on a resource type's
+endpoint, POST `/.search` on it, and POST `/.search` at the root over every type."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from itertools import groupby
 from typing import Any
 
 from provisioning.api.resources import ResourceEndpoints
 from provisioning.http.app import Request, Response
-from provisioning.scim.query import parse_list_query
-from provisioning.scim.search import ResourceSearch
+from provisioning.scim.cursor import CursorCodec, cursor_key
+from provisioning.scim.query import ListQuery, parse_list_query, parse_search_request
+from provisioning.scim.search import Found, ResourceSearch
 
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 class SearchEndpoints:
-    """HTTP face of a resource type's searches; resources are rendered by its endpoints."""
+    """HTTP face of the searches over one or more resource types; each resource is rendered by
+    its own type's endpoints (with its related attributes)."""
 
-    def __init__(self, search: ResourceSearch, endpoints: ResourceEndpoints) -> None:
+    def __init__(self, search: ResourceSearch, endpoints: Mapping[str, ResourceEndpoints]) -> None:
         self._search = search
         self._endpoints = endpoints
 
-    def list(self, request: Request) -> Response:
-        query = parse_list_query(request.params, self._search.kind)
-        result = self._search.query(request.org_id, query)
-        resources = self._endpoints.render_page(result.resources, request, query.projection)
-        body: dict[str, Any] = {
-            "schemas": [LIST_RESPONSE_SCHEMA],
-            "totalResults": result.total,
-            "startIndex": query.start_index,
-            "itemsPerPage": len(resources),
-            "Resources": resources,
-        }
+    def listing(self, request: Request) -> Response:
+        return self._answer(request, parse_list_query(request.params, self._search.models))
+
+    def search(self, request: Request) -> Response:
+        return self._answer(request, parse_search_request(request.json(), self._search.models))
+
+    def _answer(self, request: Request, query: ListQuery) -> Response:
+        # Cursors are signed for the caller's credential: a cursor works only for whoever
+        # holds the token it was issued to (RFC 9865 §5).
+        cursors = CursorCodec(cursor_key(request.org_id, request.header("authorization") or ""))
+        result = self._search.query(request.org_id, query, cursors)
+        body: dict[str, Any] = {"schemas": [LIST_RESPONSE_SCHEMA]}
+        if result.total is not None:
+            body["totalResults"] = result.total
+        if query.count == 0:
+            # RFC 7644 §3.4.2.4: count=0 asks for totalResults alone.
+            return Response(200, body)
+        resources = self._render(result.resources, request, query)
+        next_cursor = result.next_cursor
+        if len(resources) < len(result.resources):
+            # The response budget ended the page early: resume after what was sent.
+            next_cursor = self._search.cursor_after(
+                query, result.resources[len(resources) - 1], cursors
+            )
+        if not query.by_cursor:
+            body["startIndex"] = query.start_index
+        body["itemsPerPage"] = len(resources)
+        body["Resources"] = resources
+        if query.by_cursor and next_cursor is not None:
+            body["nextCursor"] = next_cursor
         return Response(200, body)
+
+    def _render(
+        self, found: list[Found], request: Request, query: ListQuery
+    ) -> list[dict[str, Any]]:
+        """Render the page in order, each run of one type by its endpoints; stop where a run
+        came back short (its response budget was spent)."""
+        rendered: list[dict[str, Any]] = []
+        for kind_name, run in groupby(found, key=lambda item: item.kind.name):
+            stored = [item.stored for item in run]
+            bodies = self._endpoints[kind_name].render_page(stored, request, query.projection)
+            rendered += bodies
+            if len(bodies) < len(stored):
+                break
+        return rendered

@@ -1,22 +1,25 @@
-"""Query parameters of a list request (RFC 7644 §3.4.2) and the filters an index answers."""
+"""Query parameters of a list or search request (RFC 7644 §3.4.2, §3.4.3; RFC 9865)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import (
+    InvalidSyntaxException,
     InvalidValueException,
+    Resource,
     ResponseParameters,
     ScimFilter,
 )
-from scim2_models.path import AttrPath, CompareOperator, Comparison, FilterNode
 
 from provisioning.scim.errors import from_validation_error
 from provisioning.scim.filters import parse_filter
-from provisioning.scim.resources import MAX_RESULTS, ResourceKind
+from provisioning.scim.ordering import sort_key
+from provisioning.scim.resources import DEFAULT_PAGE_SIZE, MAX_RESULTS
 
 
 @dataclass(frozen=True)
@@ -55,55 +58,107 @@ class Projection:
 
 
 @dataclass(frozen=True)
+class SortOrder:
+    """`sortBy` resolved against the endpoint's resource types, and `sortOrder` (RFC 7644
+    §3.4.2.3: ascending unless told otherwise)."""
+
+    attribute: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
 class ListQuery:
-    """A validated list request: filter, 1-based `startIndex`, `count` (None: the server's page)."""
+    """A validated list or search request. `cursor` is None for index pagination (`startIndex`,
+    RFC 7644 §3.4.2.4), and a string for cursor pagination (RFC 9865; empty for the first page)."""
 
     filter: ScimFilter[Any] | None = None
+    sort: SortOrder | None = None
     start_index: int = 1
-    count: int = MAX_RESULTS
+    count: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
     projection: Projection = field(default_factory=Projection)
 
+    @property
+    def by_cursor(self) -> bool:
+        return self.cursor is not None
 
-def parse_list_query(params: Mapping[str, str], kind: ResourceKind) -> ListQuery:
+    def fingerprint(self) -> str:
+        """What must stay the same between the pages of one cursor-paginated query (RFC 9865 §2:
+        a client repeats every parameter but `cursor`)."""
+        sort = (self.sort.attribute.casefold(), self.sort.descending) if self.sort else None
+        return json.dumps([str(self.filter or ""), sort])
+
+
+def parse_list_query(params: Mapping[str, str], models: Sequence[type[Resource[Any]]]) -> ListQuery:
     """Read a list request's query string; bad values get the RFC's `scimType`."""
+    if "cursor" in params and "startIndex" in params:
+        # RFC 9865 §2.4 lets a client pick a method by sending one of them; both is ambiguous.
+        raise InvalidValueException(detail="send either startIndex or cursor, not both")
     return ListQuery(
-        filter=parse_filter(params.get("filter"), kind.model),
+        filter=parse_filter(params.get("filter"), *models),
+        sort=_sort_order(params.get("sortBy"), params.get("sortOrder"), models),
         # RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1, a negative count as 0, and a
-        # count above the maximum as the maximum.
+        # count above the maximum as the maximum (RFC 9865 §4: maxPageSize, whatever count says).
         start_index=max(1, _integer(params, "startIndex", 1)),
-        count=min(max(0, _integer(params, "count", MAX_RESULTS)), MAX_RESULTS),
+        count=min(max(0, _integer(params, "count", DEFAULT_PAGE_SIZE)), MAX_RESULTS),
+        cursor=params.get("cursor"),
         projection=Projection.from_params(params),
     )
 
 
-@dataclass(frozen=True)
-class IndexLookup:
-    """A filter an index answers: `attribute eq value` on `id` or a unique attribute."""
+def parse_search_request(
+    body: Mapping[str, Any], models: Sequence[type[Resource[Any]]]
+) -> ListQuery:
+    """A POST `/.search` body (RFC 7644 §3.4.3, with RFC 9865 §3's `cursor`): the same query as
+    the list parameters, read with their JSON types."""
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or SEARCH_REQUEST_SCHEMA not in schemas:
+        raise InvalidSyntaxException(detail=f"a search request names {SEARCH_REQUEST_SCHEMA}")
+    params: dict[str, str] = {}
+    for name, kind in _SEARCH_FIELDS.items():
+        value = next((v for k, v in body.items() if k.casefold() == name.casefold()), None)
+        if value is None:
+            continue
+        if kind is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidValueException(detail=f"{name} is a list of attribute names")
+            params[name] = ",".join(value)
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidValueException(detail=f"{name} must be an integer")
+            params[name] = str(value)
+        else:
+            if not isinstance(value, str):
+                raise InvalidValueException(detail=f"{name} must be a string")
+            params[name] = value
+    return parse_list_query(params, models)
 
-    attribute: str
-    value: str
-    position: int | None  # which unique attribute (its GSI); None for `id`
+
+SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+_SEARCH_FIELDS: dict[str, type] = {
+    "attributes": list,
+    "excludedAttributes": list,
+    "filter": str,
+    "sortBy": str,
+    "sortOrder": str,
+    "startIndex": int,
+    "count": int,
+    "cursor": str,
+}
 
 
-def index_lookup(node: FilterNode, kind: ResourceKind) -> IndexLookup | None:
-    """The single-key lookup equivalent to the filter, if there is one."""
-    if not isinstance(node, Comparison) or node.op != CompareOperator.eq:
+def _sort_order(
+    sort_by: str | None, order: str | None, models: Sequence[type[Resource[Any]]]
+) -> SortOrder | None:
+    descending = False
+    if order is not None and order.strip():
+        if order.strip().casefold() not in ("ascending", "descending"):
+            raise InvalidValueException(detail="sortOrder is ascending or descending")
+        descending = order.strip().casefold() == "descending"
+    if sort_by is None or not sort_by.strip():
         return None
-    if not isinstance(node.value, str) or not _is_core(node.attr_path, kind):
-        return None
-    name = node.attr_path.attr.casefold()
-    if name == "id":
-        return IndexLookup("id", node.value, None)
-    for position, unique in enumerate(kind.unique):
-        if unique.name.casefold() == name:
-            return IndexLookup(unique.name, unique.key(node.value), position)
-    return None
-
-
-def _is_core(path: AttrPath, kind: ResourceKind) -> bool:
-    if path.sub_attr is not None:
-        return False
-    return path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
+    sort_key(sort_by.strip(), models)  # refuse an attribute nothing can be sorted by, now
+    return SortOrder(sort_by.strip(), descending)
 
 
 def _core_name(name: str) -> str:

@@ -1,59 +1,290 @@
-"""List and search requests (RFC 7644 §3.4.2, §3.4.3): which resources a query selects, in which
-order, and which page of them a request gets."""
+"""List and search requests (RFC 7644 §3.4.2, §3.4.3; RFC 9865): which resources a query selects,
+in which order, and which page of them a request gets, at a bounded cost.
+
+A filter an index answers (equality on `id` or a unique attribute, and `or` / `and` of such
+terms) reads only the resources it names. Any other filter, a sort or an exact total needs the
+organization's resources of the endpoint's types: read whole while there are at most
+`scan_limit` of them; beyond that, cursor pages read at most `scan_limit` resources each (and
+may come back short, with a `nextCursor`), and what cannot be bounded is refused with `tooMany`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
-from provisioning.scim.query import IndexLookup, ListQuery, index_lookup
-from provisioning.scim.resources import ResourceKind
+from scim2_models import Path, Resource, ScimFilter, TooManyException
+from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
+
+from provisioning.scim.cursor import CursorCodec
+from provisioning.scim.ordering import SortKey, sort_key
+from provisioning.scim.query import ListQuery
+from provisioning.scim.resources import FILTER_SCAN_LIMIT, ResourceKind
 from provisioning.scim.service import resource_model
 from provisioning.store.resources import ResourceStore, StoredResource
+
+MAX_INDEX_LOOKUPS = 100
+"""The most index reads one filter may ask for before it is answered by paging instead."""
+
+OrderKey = list[Any]
+
+
+@dataclass(frozen=True)
+class IndexLookup:
+    """One index read: a resource by `id` (position None) or by a unique attribute's key."""
+
+    kind: str
+    value: str
+    position: int | None
+
+
+@dataclass(frozen=True)
+class Found:
+    kind: ResourceKind
+    stored: StoredResource
 
 
 @dataclass(frozen=True)
 class ListResult:
-    """One page of a list request: the total that matched and the page's resources."""
+    """One page: its resources, the total matched (None when only a full read could tell, RFC
+    9865 §2) and the cursor of the next page."""
 
-    total: int
-    resources: list[StoredResource]
+    resources: list[Found]
+    total: int | None
+    next_cursor: str | None = None
+
+
+def index_plan(node: FilterNode, kind: ResourceKind) -> set[IndexLookup] | None:
+    """The index reads that find every resource of `kind` the filter can match, or None when no
+    index answers it. An empty set means it matches none (an attribute the type does not
+    declare has no value, RFC 7644 §3.4.2.1)."""
+    if isinstance(node, Comparison):
+        return _comparison_plan(node, kind)
+    if isinstance(node, LogicalExpr):
+        plans = [index_plan(term, kind) for term in node.terms]
+        if node.op == LogicalOperator.or_:
+            if any(plan is None for plan in plans):
+                return None
+            return set().union(*(plan for plan in plans if plan is not None))
+        answered = [plan for plan in plans if plan is not None]
+        return min(answered, key=len) if answered else None
+    return None
+
+
+def _comparison_plan(node: Comparison, kind: ResourceKind) -> set[IndexLookup] | None:
+    path = node.attr_path
+    if Path[kind.model](str(path)).resolve() is None:  # type: ignore[name-defined]
+        return set()
+    core = path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
+    if node.op != CompareOperator.eq or not isinstance(node.value, str) or not core:
+        return None
+    if path.sub_attr is not None:
+        return None
+    name = path.attr.casefold()
+    if name == "id":
+        return {IndexLookup(kind.name, node.value, None)}
+    for position, unique in enumerate(kind.unique):
+        if unique.name.casefold() == name:
+            return {IndexLookup(kind.name, unique.key(node.value), position)}
+    return None
 
 
 class ResourceSearch:
-    """Answers list requests on one resource type of an organization."""
+    """Answers list and search requests over the resource types of one endpoint (one type, or
+    all of them at the root), per organization."""
 
-    def __init__(self, store: ResourceStore, kind: ResourceKind) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        kinds: Sequence[ResourceKind],
+        scan_limit: int = FILTER_SCAN_LIMIT,
+        use_indexes: bool = True,
+    ) -> None:
         self._store = store
-        self.kind = kind
+        self.kinds = tuple(kinds)
+        self._scan_limit = scan_limit
+        self._use_indexes = use_indexes
 
-    def query(self, org_id: str, query: ListQuery) -> ListResult:
-        """A key lookup when an index answers the filter, otherwise the organization's resources
-        in id order (stable across pages, as Okta's paging needs)."""
-        skip = query.start_index - 1
-        if query.filter is None:
-            total = self._store.count(org_id, self.kind.name)
-            if query.count == 0 or skip >= total:
-                return ListResult(total, [])
-            chosen = islice(
-                self._store.iterate(org_id, self.kind.name, skip + query.count), skip, None
+    @property
+    def models(self) -> tuple[type[Resource[Any]], ...]:
+        return tuple(kind.model for kind in self.kinds)
+
+    def query(self, org_id: str, query: ListQuery, cursors: CursorCodec) -> ListResult:
+        after: OrderKey | None = None
+        if query.cursor:
+            after = cursors.read(query.cursor, query.fingerprint(), query.count)
+        sort = sort_key(query.sort.attribute, self.models) if query.sort else None
+        page = _Page(query, sort, after, cursors, self.kinds)
+        lookups = self._plan(query.filter)
+        if lookups is not None:
+            return page.of(self._matching(self._read(org_id, lookups), query.filter))
+        sizes = [self._store.count(org_id, kind.name) for kind in self.kinds]
+        if query.filter is None and sort is None:
+            return self._listing(org_id, query, sizes, after, page)
+        if sum(sizes) <= self._scan_limit:
+            return page.of(self._matching(self._everything(org_id), query.filter))
+        if query.by_cursor and sort is None:
+            return self._scan(org_id, query, after, page)
+        raise TooManyException(
+            detail=(
+                f"answering this needs more than {self._scan_limit} resources read: filter on "
+                "id, userName, externalId or displayName with eq, or page with a cursor "
+                "(without sortBy)"
             )
-            return ListResult(total, list(islice(chosen, query.count)))
-        lookup = index_lookup(query.filter.ast, self.kind)
-        candidates = (
-            self._lookup(org_id, lookup)
-            if lookup is not None
-            else self._store.iterate(org_id, self.kind.name)
         )
-        matched = [r for r in candidates if query.filter.match(resource_model(self.kind, r))]
-        return ListResult(len(matched), matched[skip : skip + query.count])
 
-    def _lookup(self, org_id: str, lookup: IndexLookup) -> Iterator[StoredResource]:
-        if lookup.position is None:
-            found = self._store.get(org_id, self.kind.name, lookup.value)
-            yield from [found] if found else []
-        else:
-            yield from self._store.find_unique(
-                org_id, self.kind.name, lookup.position, lookup.value
-            )
+    def cursor_after(self, query: ListQuery, found: Found, cursors: CursorCodec) -> str:
+        """A cursor resuming after `found` (a page cut short after its query ran)."""
+        sort = sort_key(query.sort.attribute, self.models) if query.sort else None
+        return _Page(query, sort, None, cursors, self.kinds).cursor_at(found)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def _plan(self, scim_filter: ScimFilter[Any] | None) -> list[IndexLookup] | None:
+        if scim_filter is None or not self._use_indexes:
+            return None
+        lookups: set[IndexLookup] = set()
+        for kind in self.kinds:
+            plan = index_plan(scim_filter.ast, kind)
+            if plan is None:
+                return None
+            lookups |= plan
+        return sorted(lookups, key=repr) if len(lookups) <= MAX_INDEX_LOOKUPS else None
+
+    def _read(self, org_id: str, lookups: list[IndexLookup]) -> Iterator[Found]:
+        for kind in self.kinds:
+            mine = [lookup for lookup in lookups if lookup.kind == kind.name]
+            ids = [lookup.value for lookup in mine if lookup.position is None]
+            for stored in self._store.get_many(org_id, kind.name, ids).values():
+                yield Found(kind, stored)
+            for lookup in mine:
+                if lookup.position is not None:
+                    for stored in self._store.find_unique(
+                        org_id, kind.name, lookup.position, lookup.value
+                    ):
+                        yield Found(kind, stored)
+
+    def _everything(self, org_id: str, after: OrderKey | None = None) -> Iterator[Found]:
+        """The resources of every kind in (kind, id) order, after a position if given."""
+        for index, kind in enumerate(self.kinds):
+            if after is not None and index < after[0]:
+                continue
+            start = after[1] if after is not None and index == after[0] else None
+            page_size = min(500, self._scan_limit + 1)
+            for stored in self._store.iterate(org_id, kind.name, page_size, start):
+                yield Found(kind, stored)
+
+    def _matching(
+        self, candidates: Iterator[Found], scim_filter: ScimFilter[Any] | None
+    ) -> list[Found]:
+        unique = {(found.kind.name, found.stored.id): found for found in candidates}
+        return [
+            found
+            for found in unique.values()
+            if scim_filter is None or scim_filter.match(resource_model(found.kind, found.stored))
+        ]
+
+    def _listing(
+        self,
+        org_id: str,
+        query: ListQuery,
+        sizes: list[int],
+        after: OrderKey | None,
+        page: _Page,
+    ) -> ListResult:
+        """Everything, in id order: the counters give the total, DynamoDB's paging the page."""
+        total = sum(sizes)
+        if query.count == 0:
+            return ListResult([], total)
+        if query.by_cursor:
+            chosen = list(islice(self._everything(org_id, after), query.count + 1))
+            return page.cut(chosen, total)
+        skip = query.start_index - 1
+        found: list[Found] = []
+        for index, kind in enumerate(self.kinds):
+            if len(found) == query.count:
+                break
+            if skip >= sizes[index]:
+                skip -= sizes[index]
+                continue
+            wanted = skip + query.count - len(found)
+            stored = islice(self._store.iterate(org_id, kind.name, min(wanted, 500)), skip, wanted)
+            found += [Found(kind, resource) for resource in stored]
+            skip = 0
+        return ListResult(found, total)
+
+    def _scan(
+        self, org_id: str, query: ListQuery, after: OrderKey | None, page: _Page
+    ) -> ListResult:
+        """A cursor page of a filter no index answers, over more resources than one request may
+        read: at most `scan_limit` are read, and the next cursor resumes after the last one."""
+        matched: list[Found] = []
+        last: Found | None = None
+        for read, found in enumerate(self._everything(org_id, after), start=1):
+            last = found
+            if query.filter is None or query.filter.match(resource_model(found.kind, found.stored)):
+                matched.append(found)
+                if len(matched) > query.count:
+                    return page.cut(matched, None)
+            if read >= self._scan_limit:
+                result = page.cut(matched, None)
+                if result.next_cursor is None:
+                    return ListResult(result.resources, None, page.cursor_at(last))
+                return result
+        return page.cut(matched, None)
+
+
+class _Page:
+    """Orders matched resources and cuts the page a query asks for: by offset (`startIndex`) or
+    after the cursor's position."""
+
+    def __init__(
+        self,
+        query: ListQuery,
+        sort: SortKey | None,
+        after: OrderKey | None,
+        cursors: CursorCodec,
+        kinds: Sequence[ResourceKind],
+    ) -> None:
+        self._query = query
+        self._sort = sort
+        self._after = after
+        self._cursors = cursors
+        self._kind_index = {kind.name: index for index, kind in enumerate(kinds)}
+
+    def key(self, found: Found) -> OrderKey:
+        position: OrderKey = [self._kind_index[found.kind.name], found.stored.id]
+        if self._sort is None:
+            return position
+        value = self._sort.value(resource_model(found.kind, found.stored))
+        return [*value, *position]
+
+    def of(self, matched: list[Found]) -> ListResult:
+        """The page of a fully known result: the total is exact."""
+        descending = self._query.sort is not None and self._query.sort.descending
+        ordered = sorted(matched, key=self.key, reverse=descending)
+        total = len(ordered)
+        if self._query.count == 0:
+            return ListResult([], total)
+        if not self._query.by_cursor:
+            skip = self._query.start_index - 1
+            return ListResult(ordered[skip : skip + self._query.count], total)
+        if self._after is not None:
+            after = self._after
+            ordered = [
+                found
+                for found in ordered
+                if (self.key(found) < after if descending else self.key(found) > after)
+            ]
+        return self.cut(ordered[: self._query.count + 1], total)
+
+    def cut(self, chosen: list[Found], total: int | None) -> ListResult:
+        """The first `count` of `chosen` (ordered, one more than a page when there is more)."""
+        page = chosen[: self._query.count]
+        more = len(chosen) > self._query.count
+        return ListResult(page, total, self.cursor_at(page[-1]) if more and page else None)
+
+    def cursor_at(self, found: Found) -> str:
+        return self._cursors.issue(self.key(found), self._query.fingerprint(), self._query.count)

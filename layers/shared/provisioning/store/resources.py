@@ -156,9 +156,11 @@ class ResourceStore:
         more = "LastEvaluatedKey" in response and resources
         return Page(resources, resources[-1].id if more else None)
 
-    def iterate(self, org_id: str, kind: str, page_size: int = 500) -> Iterator[StoredResource]:
-        """Every resource of a kind, page by page (for filters no index answers)."""
-        after: str | None = None
+    def iterate(
+        self, org_id: str, kind: str, page_size: int = 500, after_id: str | None = None
+    ) -> Iterator[StoredResource]:
+        """The resources of a kind in id order (after `after_id`), read page by page as consumed."""
+        after = after_id
         while True:
             page = self.page(org_id, kind, page_size, after)
             yield from page.resources
