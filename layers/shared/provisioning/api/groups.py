@@ -32,11 +32,12 @@ class GroupMembers:
         return {"members": [{"value": member} for member in members]} if members else {}
 
 
-def groups_app(settings: Settings | None = None) -> ScimApp:
-    def build(
-        resources: ResourceStore, memberships: MembershipStore, table: str
-    ) -> tuple[GroupService, GroupMembers]:
-        groups = GroupService(resources, memberships, table)
-        return groups, GroupMembers(groups)
+def build_groups(
+    resources: ResourceStore, memberships: MembershipStore, table: str
+) -> tuple[GroupService, GroupMembers]:
+    groups = GroupService(resources, memberships, table)
+    return groups, GroupMembers(groups)
 
-    return resource_app(settings, build)
+
+def groups_app(settings: Settings | None = None) -> ScimApp:
+    return resource_app(settings, build_groups)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioning.api.groups import build_groups
 from provisioning.api.routes import resource_app
 from provisioning.http.app import Request, ScimApp
 from provisioning.scim.query import Projection
@@ -42,11 +43,14 @@ class UserGroups:
         }
 
 
-def users_app(settings: Settings | None = None) -> ScimApp:
-    def build(
-        resources: ResourceStore, memberships: MembershipStore, table: str
-    ) -> tuple[UserService, UserGroups]:
-        users = UserService(resources, memberships, table)
-        return users, UserGroups(users)
+def build_users(
+    resources: ResourceStore, memberships: MembershipStore, table: str
+) -> tuple[UserService, UserGroups]:
+    users = UserService(resources, memberships, table)
+    return users, UserGroups(users)
 
-    return resource_app(settings, build)
+
+def users_app(settings: Settings | None = None) -> ScimApp:
+    """The users function also answers the root `/.search` (RFC 7644 §3.4.3) over users and
+    groups: it has the table's read access, and a search is a read."""
+    return resource_app(settings, build_users, root_search=(build_users, build_groups))
