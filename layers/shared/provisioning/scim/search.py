@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from scim2_models import Path, Resource, ScimFilter, TooManyException
@@ -117,14 +117,17 @@ class ResourceSearch:
             after = cursors.read(query.cursor, query.fingerprint(), query.count)
         sort = sort_key(query.sort.attribute, self.models) if query.sort else None
         page = _Page(query, sort, after, cursors, self.kinds)
-        lookups = self._plan(query.filter)
-        if lookups is not None:
-            return page.of(self._matching(self._read(org_id, lookups), query.filter))
-        sizes = [self._store.count(org_id, kind.name) for kind in self.kinds]
+        plans = self._plans(query.filter)
+        indexed = self._read(org_id, plans)
+        unplanned = [kind for kind in self.kinds if plans[kind.name] is None]
+        if not unplanned:
+            return page.of(self._matching(indexed, query.filter))
+        sizes = [self._store.count(org_id, kind.name) for kind in unplanned]
         if query.filter is None and sort is None:
             return self._listing(org_id, query, sizes, after, page)
         if sum(sizes) <= self._scan_limit:
-            return page.of(self._matching(self._everything(org_id), query.filter))
+            read = chain(indexed, self._everything(org_id, kinds=unplanned))
+            return page.of(self._matching(read, query.filter))
         if query.by_cursor and sort is None:
             return self._scan(org_id, query, after, page)
         raise TooManyException(
@@ -142,34 +145,41 @@ class ResourceSearch:
 
     # --- reads -------------------------------------------------------------------------------
 
-    def _plan(self, scim_filter: ScimFilter[Any] | None) -> list[IndexLookup] | None:
-        if scim_filter is None or not self._use_indexes:
-            return None
-        lookups: set[IndexLookup] = set()
+    def _plans(self, scim_filter: ScimFilter[Any] | None) -> dict[str, set[IndexLookup] | None]:
+        """Each type's index reads, or None for a type that must be paged through."""
+        plans: dict[str, set[IndexLookup] | None] = {}
         for kind in self.kinds:
-            plan = index_plan(scim_filter.ast, kind)
-            if plan is None:
-                return None
-            lookups |= plan
-        return sorted(lookups, key=repr) if len(lookups) <= MAX_INDEX_LOOKUPS else None
+            plan = None
+            if scim_filter is not None and self._use_indexes:
+                plan = index_plan(scim_filter.ast, kind)
+            plans[kind.name] = plan if plan is None or len(plan) <= MAX_INDEX_LOOKUPS else None
+        return plans
 
-    def _read(self, org_id: str, lookups: list[IndexLookup]) -> Iterator[Found]:
+    def _read(self, org_id: str, plans: dict[str, set[IndexLookup] | None]) -> Iterator[Found]:
         for kind in self.kinds:
-            mine = [lookup for lookup in lookups if lookup.kind == kind.name]
-            ids = [lookup.value for lookup in mine if lookup.position is None]
-            for stored in self._store.get_many(org_id, kind.name, ids).values():
-                yield Found(kind, stored)
-            for lookup in mine:
+            lookups = sorted(plans[kind.name] or (), key=repr)
+            ids = [lookup.value for lookup in lookups if lookup.position is None]
+            if ids:
+                for stored in self._store.get_many(org_id, kind.name, ids).values():
+                    yield Found(kind, stored)
+            for lookup in lookups:
                 if lookup.position is not None:
                     for stored in self._store.find_unique(
                         org_id, kind.name, lookup.position, lookup.value
                     ):
                         yield Found(kind, stored)
 
-    def _everything(self, org_id: str, after: OrderKey | None = None) -> Iterator[Found]:
-        """The resources of every kind in (kind, id) order, after a position if given."""
+    def _everything(
+        self,
+        org_id: str,
+        after: OrderKey | None = None,
+        kinds: Sequence[ResourceKind] | None = None,
+    ) -> Iterator[Found]:
+        """The resources of every kind (or of `kinds`) in (kind, id) order, after a position."""
         for index, kind in enumerate(self.kinds):
-            if after is not None and index < after[0]:
+            if (after is not None and index < after[0]) or (
+                kinds is not None and kind not in kinds
+            ):
                 continue
             start = after[1] if after is not None and index == after[0] else None
             page_size = min(500, self._scan_limit + 1)

@@ -1,0 +1,228 @@
+"""The search engine on DynamoDB (moto): what each kind of query reads, and that what cannot be
+bounded is refused rather than read whole."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from scim2_models import TooManyException
+
+from provisioning import clients
+from provisioning.scim.cursor import CursorCodec, cursor_key
+from provisioning.scim.query import ListQuery, parse_list_query
+from provisioning.scim.resources import GROUP, USER, ResourceKind
+from provisioning.scim.search import ListResult, ResourceSearch
+from provisioning.scim.service import ResourceService
+from provisioning.settings import get_settings
+from provisioning.store.resources import ResourceStore
+
+ORG = "contoso"
+CODEC = CursorCodec(cursor_key(ORG, "Bearer test"))
+
+
+@pytest.fixture
+def store(stack) -> ResourceStore:
+    return ResourceStore(clients.dynamodb(), get_settings().table_name)
+
+
+@pytest.fixture
+def calls(stack) -> Iterator[Counter[str]]:
+    """DynamoDB calls by operation name, while the test runs."""
+    counted: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counted[model.name] += 1
+
+    events = clients.dynamodb().meta.events
+    events.register("before-call.dynamodb", count)
+    yield counted
+    events.unregister("before-call.dynamodb", count)
+
+
+@contextmanager
+def measuring(calls: Counter[str]) -> Iterator[Counter[str]]:
+    calls.clear()
+    snapshot: Counter[str] = Counter()
+    yield snapshot
+    snapshot.update(calls)
+
+
+def seed(store: ResourceStore, kind: ResourceKind, bodies: list[dict[str, Any]]) -> list[str]:
+    ids = iter(f"{kind.name.lower()}-{n:03d}" for n in range(len(bodies)))
+    service = ResourceService(store, kind, new_id=lambda: next(ids))
+    return [service.create(ORG, body).id for body in bodies]
+
+
+def users(store: ResourceStore, count: int) -> list[str]:
+    return seed(
+        store,
+        USER,
+        [
+            {"userName": f"user{n:03d}@contoso.com", "externalId": f"ext-{n}", "active": n % 2 == 0}
+            for n in range(count)
+        ],
+    )
+
+
+def run(
+    search: ResourceSearch, params: dict[str, str], cursor: str | None = None
+) -> tuple[ListQuery, ListResult]:
+    if cursor is not None:
+        params = {**params, "cursor": cursor}
+    query = parse_list_query(params, search.models)
+    return query, search.query(ORG, query, CODEC)
+
+
+def ids(result: ListResult) -> list[str]:
+    return [found.stored.id for found in result.resources]
+
+
+def test_an_or_of_equalities_reads_only_what_it_names(store, calls):
+    users(store, 20)
+    search = ResourceSearch(store, [USER])
+    text = 'userName eq "USER003@contoso.com" or externalId eq "ext-7" or id eq "user-011"'
+    with measuring(calls) as made:
+        _, result = run(search, {"filter": text})
+    assert ids(result) == ["user-003", "user-007", "user-011"]
+    assert result.total == 3
+    assert made == {"Query": 2, "BatchGetItem": 1}  # one index read per attribute value
+
+
+def test_an_and_reads_its_indexed_term_and_filters_the_rest(store, calls):
+    users(store, 20)
+    search = ResourceSearch(store, [USER])
+    with measuring(calls) as made:
+        _, result = run(search, {"filter": 'externalId eq "ext-4" and active eq false'})
+    assert ids(result) == []
+    assert made == {"Query": 1}
+    assert ids(run(search, {"filter": 'externalId eq "ext-4" and active eq true'})[1]) == [
+        "user-004"
+    ]
+
+
+def test_a_plain_listing_costs_the_counter_and_one_page(store, calls):
+    users(store, 30)
+    search = ResourceSearch(store, [USER])
+    with measuring(calls) as made:
+        _, result = run(search, {"count": "5", "startIndex": "11"})
+    assert ids(result) == [f"user-{n:03d}" for n in range(10, 15)]
+    assert result.total == 30
+    assert made == {"GetItem": 1, "Query": 1}
+
+
+def test_a_cursor_page_of_a_listing_resumes_by_key(store, calls):
+    users(store, 30)
+    search = ResourceSearch(store, [USER])
+    _, first = run(search, {"count": "5"}, cursor="")
+    assert first.next_cursor is not None
+    with measuring(calls) as made:
+        _, second = run(search, {"count": "5"}, cursor=first.next_cursor)
+    assert ids(second) == [f"user-{n:03d}" for n in range(5, 10)]
+    assert made == {"GetItem": 1, "Query": 1}  # no re-reading of the first page
+
+
+def test_count_zero_of_a_listing_reads_only_the_counter(store, calls):
+    users(store, 3)
+    with measuring(calls) as made:
+        _, result = run(ResourceSearch(store, [USER]), {"count": "0"})
+    assert (result.total, result.resources) == (3, [])
+    assert made == {"GetItem": 1}
+
+
+def test_an_unindexed_filter_over_a_small_directory_is_answered_exactly(store):
+    users(store, 12)
+    search = ResourceSearch(store, [USER], scan_limit=12)
+    _, result = run(search, {"filter": "active eq true", "count": "2", "startIndex": "3"})
+    assert result.total == 6
+    assert ids(result) == ["user-004", "user-006"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter": "active eq true"},
+        {"filter": "active eq true", "count": "0"},
+        {"sortBy": "userName"},
+        {"sortBy": "userName", "cursor": ""},
+    ],
+)
+def test_what_would_read_past_the_scan_limit_is_too_many(store, calls, params):
+    users(store, 12)
+    search = ResourceSearch(store, [USER], scan_limit=5)
+    with measuring(calls) as made, pytest.raises(TooManyException) as caught:
+        run(search, params)
+    assert (caught.value.status, caught.value.scim_type) == (400, "tooMany")
+    assert made == {"GetItem": 1}  # the counter told, nothing else was read
+
+
+def test_cursor_pages_of_an_unindexed_filter_read_at_most_the_scan_limit(store, calls):
+    users(store, 12)
+    search = ResourceSearch(store, [USER], scan_limit=5)
+    seen: list[str] = []
+    cursor = ""
+    pages = 0
+    while cursor is not None:
+        with measuring(calls) as made:
+            _, result = run(search, {"filter": "active eq true", "count": "2"}, cursor=cursor)
+        assert result.total is None  # RFC 9865 §2: omitted when only a full read could tell
+        assert len(result.resources) <= 2
+        assert made["Query"] == 1  # one page of at most scan_limit + 1 items
+        seen += ids(result)
+        cursor = result.next_cursor
+        pages += 1
+    assert seen == [f"user-{n:03d}" for n in range(0, 12, 2)]
+    assert pages >= 3
+
+
+def test_root_search_plans_each_type_on_its_own(store, calls):
+    users(store, 5)
+    seed(store, GROUP, [{"displayName": "Sales"}, {"displayName": "Support"}])
+    search = ResourceSearch(store, [USER, GROUP])
+    text = 'userName eq "user001@contoso.com" or displayName eq "SALES"'
+    with measuring(calls) as made:
+        _, result = run(search, {"filter": text})
+    assert [(f.kind.name, f.stored.id) for f in result.resources] == [
+        ("User", "user-001"),
+        ("Group", "group-000"),
+    ]
+    # A user's displayName is not unique, so users are paged through (counter + one page);
+    # groups are read by their displayName index (userName is no group attribute: no read).
+    assert made == {"GetItem": 1, "Query": 2}
+
+
+def test_root_search_by_id_reads_each_type_by_key(store, calls):
+    users(store, 2)
+    seed(store, GROUP, [{"displayName": "Sales"}])
+    search = ResourceSearch(store, [USER, GROUP])
+    with measuring(calls) as made:
+        _, result = run(search, {"filter": 'id eq "user-001" or id eq "group-000"'})
+    assert ids(result) == ["user-001", "group-000"]
+    assert made == {"BatchGetItem": 2}
+
+
+def test_root_listing_pages_across_types_in_order(store):
+    users(store, 3)
+    seed(store, GROUP, [{"displayName": "Sales"}, {"displayName": "Support"}])
+    search = ResourceSearch(store, [USER, GROUP])
+    _, page = run(search, {"startIndex": "3", "count": "2"})
+    assert page.total == 5
+    assert [(f.kind.name, f.stored.id) for f in page.resources] == [
+        ("User", "user-002"),
+        ("Group", "group-000"),
+    ]
+    _, last = run(search, {"startIndex": "5", "count": "2"})
+    assert ids(last) == ["group-001"]
+
+
+def test_sorting_orders_across_types_with_missing_values_last(store):
+    seed(store, USER, [{"userName": "b"}, {"userName": "A", "displayName": "zed"}])
+    seed(store, GROUP, [{"displayName": "Marketing"}])
+    search = ResourceSearch(store, [USER, GROUP])
+    _, ascending = run(search, {"sortBy": "displayName"})
+    assert ids(ascending) == ["group-000", "user-001", "user-000"]
+    _, descending = run(search, {"sortBy": "displayName", "sortOrder": "descending"})
+    assert ids(descending) == ["user-000", "user-001", "group-000"]
