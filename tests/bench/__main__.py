@@ -1,6 +1,6 @@
 """`make bench`: cold-start import cost of each handler and per-operation DynamoDB calls and
 latency of the user, group and access operations, on the local stack (moto). `BENCH_SECTIONS`
-(imports,users,groups,access) picks sections. Figures, not assertions: the suite's
+(imports,users,groups,access,search) picks sections. Figures, not assertions: the suite's
 tests own correctness; this prints what the README and the issue notes quote."""
 
 from __future__ import annotations
@@ -74,11 +74,13 @@ class Calls:
         self.counter[model.name] += 1
 
 
-def measure(calls: Calls, operation: Callable[[int], Any]) -> tuple[float, str]:
-    """Median latency in ms over OPERATION_RUNS runs, and the DynamoDB calls of one run."""
+def measure(
+    calls: Calls, operation: Callable[[int], Any], runs: int = OPERATION_RUNS
+) -> tuple[float, str]:
+    """Median latency in ms over `runs` runs, and the DynamoDB calls of one run."""
     timings = []
     per_run: Counter[str] = Counter()
-    for run in range(OPERATION_RUNS):
+    for run in range(runs):
         calls.counter.clear()
         start = time.perf_counter()
         operation(run)
@@ -226,7 +228,70 @@ def access_operations(size: int) -> list[tuple[str, float, str]]:
         return results
 
 
-SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,users,groups,access").split(",")
+SEARCH_RUNS = 3
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def search_operations(size: int) -> list[tuple[str, float, str]]:
+    """List and search requests over `size` users: index-answered filters, index and cursor
+    pages deep in the directory, and filters no index answers (bounded or refused)."""
+    with LocalStack.start(REPO_ROOT) as stack:
+        client = ScimClient(stack, stack.create_organization("bench"))
+        seed_users("bench", size)
+        stack.skip_pending()
+        deep = size - 100
+        walked = deep // 200 * 200
+        cursor = ""
+        for _ in range(walked // 200):  # walk to the same depth by cursor, 200 a page
+            cursor = client.get(
+                f"/Users?count=200&cursor={cursor}&excludedAttributes=groups"
+            ).json()["nextCursor"]
+        calls = Calls()
+        # Without each user's groups (one Query per user listed), to show the search's own cost.
+        lean = "excludedAttributes=groups"
+        name = "seeded{:06d}@example.com"
+        either = " or ".join(f'userName eq "{name.format(n)}"' for n in (1, 2, 3))
+        operations: list[tuple[str, Callable[[int], Any]]] = [
+            (
+                "filter userName eq",
+                lambda n: client.get(f'/Users?filter=userName eq "{name.format(n)}"'),
+            ),
+            (
+                "filter of 3 userName eq joined by or",
+                lambda n: client.get(f"/Users?filter={either}"),
+            ),
+            ("count=0 (total only)", lambda n: client.get("/Users?count=0")),
+            (
+                f"startIndex={deep + 1}&count=100",
+                lambda n: client.get(f"/Users?startIndex={deep + 1}&count=100&{lean}"),
+            ),
+            (
+                f"cursor page after {walked:,}, count=200",
+                lambda n: client.get(f"/Users?count=200&cursor={cursor}&{lean}"),
+            ),
+            (
+                "unindexed filter, startIndex (tooMany)",
+                lambda n: client.get(f'/Users?filter=userName co "9"&{lean}'),
+            ),
+            (
+                "unindexed filter, first cursor page",
+                lambda n: client.get(f'/Users?filter=userName co "99"&count=100&cursor=&{lean}'),
+            ),
+            ("sortBy=userName (tooMany)", lambda n: client.get(f"/Users?sortBy=userName&{lean}")),
+            (
+                "POST /.search root, id eq",
+                lambda n: client.post(
+                    "/.search", {"schemas": [SEARCH_REQUEST], "filter": 'id eq "x"'}
+                ),
+            ),
+        ]
+        return [
+            (f"{label} ({size:,})", *measure(calls, operation, SEARCH_RUNS))
+            for label, operation in operations
+        ]
+
+
+SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,users,groups,access,search").split(",")
 
 
 def main() -> None:
@@ -265,6 +330,15 @@ def main() -> None:
         print(f"  {'operation (members)':<46} {'ms':>9}  DynamoDB calls")
         for name, ms, described in access_operations(size):
             print(f"  {name:<46} {ms:9.1f}  {described}")
+    if "search" in SECTIONS:
+        size = int(os.environ.get("BENCH_SEARCH_USERS", "10000"))
+        print(
+            f"\nList and search requests on the local stack (moto), median of {SEARCH_RUNS} runs, "
+            "through authorizer + handler:"
+        )
+        print(f"  {'request (users)':<52} {'ms':>9}  DynamoDB calls")
+        for name, ms, described in search_operations(size):
+            print(f"  {name:<52} {ms:9.1f}  {described}")
 
 
 if __name__ == "__main__":
