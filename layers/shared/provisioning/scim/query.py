@@ -95,7 +95,7 @@ def parse_list_query(params: Mapping[str, str], models: Sequence[type[Resource[A
         # RFC 9865 §2.4 lets a client pick a method by sending one of them; both is ambiguous.
         raise InvalidValueException(detail="send either startIndex or cursor, not both")
     return ListQuery(
-        filter=parse_filter(params.get("filter"), *models),
+        filter=parse_filter(params.get("filter"), *models, strict=True),
         sort=_sort_order(params.get("sortBy"), params.get("sortOrder"), models),
         # RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1, a negative count as 0, and a
         # count above the maximum as the maximum (RFC 9865 §4: maxPageSize, whatever count says).
