@@ -33,7 +33,7 @@ def resource_app(
         return service.kind, ResourceEndpoints(service, related)
 
     kind, own = endpoints_of(build)
-    search = SearchEndpoints(ResourceSearch(resources, [kind]), {kind.name: own})
+    search = SearchEndpoints(ResourceSearch(resources, memberships, [kind]), {kind.name: own})
     routes = [
         Route(kind.endpoint, {"GET": search.listing, "POST": own.create}),
         # Before `/{id}`, which would otherwise take `.search` for an id.
@@ -46,7 +46,7 @@ def resource_app(
     if root_search:
         covered = [endpoints_of(each) for each in root_search]
         root = SearchEndpoints(
-            ResourceSearch(resources, [kind for kind, _ in covered]),
+            ResourceSearch(resources, memberships, [kind for kind, _ in covered]),
             {kind.name: endpoints for kind, endpoints in covered},
         )
         routes.append(Route("/.search", {"POST": root.search}))

@@ -1,8 +1,9 @@
 """List and search requests (RFC 7644 §3.4.2, §3.4.3; RFC 9865): which resources a query selects,
 in which order, and which page of them a request gets, at a bounded cost.
 
-A filter an index answers (equality on `id` or a unique attribute, and `or` / `and` of such
-terms) reads only the resources it names. Any other filter, a sort or an exact total needs the
+A filter an index answers (equality on `id` or a unique attribute, a group's `members eq
+"<user id>"` through the user's memberships, and `or` / `and` of such terms) reads only the
+resources it names. Any other filter, a sort or an exact total needs the
 organization's resources of the endpoint's types: read whole while there are at most
 `scan_limit` of them; beyond that, cursor pages read at most `scan_limit` resources each (and
 may come back short, with a `nextCursor`), and what cannot be bounded is refused with `tooMany`.
@@ -11,29 +12,44 @@ may come back short, with a `nextCursor`), and what cannot be bounded is refused
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 from typing import Any
 
 from scim2_models import Path, Resource, ScimFilter, TooManyException
-from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
+from scim2_models.path import (
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    ValuePath,
+)
 
 from provisioning.scim.cursor import CursorCodec
 from provisioning.scim.ordering import SortKey, sort_key
 from provisioning.scim.query import ListQuery
-from provisioning.scim.resources import FILTER_SCAN_LIMIT, ResourceKind
+from provisioning.scim.resources import FILTER_SCAN_LIMIT, GROUP, ResourceKind
 from provisioning.scim.service import resource_model
+from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore, StoredResource
 
 MAX_INDEX_LOOKUPS = 100
 """The most index reads one filter may ask for before it is answered by paging instead."""
 
 OrderKey = list[Any]
+_GROUP_URN = str(GROUP.model.__schema__).casefold()
+
+
+MEMBER_OF = -1
+"""The `position` of a lookup of the groups a user (the value) is a member of."""
 
 
 @dataclass(frozen=True)
 class IndexLookup:
-    """One index read: a resource by `id` (position None) or by a unique attribute's key."""
+    """One index read: a resource by `id` (position None), by a unique attribute's key (its
+    position), or the groups of a member (MEMBER_OF)."""
 
     kind: str
     value: str
@@ -56,10 +72,42 @@ class ListResult:
     next_cursor: str | None = None
 
 
+def member_ids(node: FilterNode) -> set[str]:
+    """The user ids a filter compares a group's members with: `members eq "<id>"`,
+    `members.value eq "<id>"` or `members[value eq "<id>"]` (Entra asks `id eq "<group>" and
+    members eq "<user>"` before it removes a member)."""
+    if isinstance(node, LogicalExpr):
+        return set().union(*(member_ids(term) for term in node.terms))
+    if isinstance(node, Not):
+        return member_ids(node.expr)
+    if isinstance(node, ValuePath) and _is_members(node.attr_path.attr, node.attr_path.uri):
+        return member_ids(node.val_filter)
+    if isinstance(node, Comparison) and isinstance(node.value, str):
+        path = node.attr_path
+        if _is_members(path.attr, path.uri) and path.sub_attr in (None, "value"):
+            return {node.value}
+        if path.attr.casefold() == "value" and path.sub_attr is None and path.uri is None:
+            return {node.value}  # inside members[...]
+    return set()
+
+
+def _is_members(attribute: str, uri: str | None) -> bool:
+    return attribute.casefold() == "members" and (uri is None or uri.casefold() == _GROUP_URN)
+
+
 def index_plan(node: FilterNode, kind: ResourceKind) -> set[IndexLookup] | None:
     """The index reads that find every resource of `kind` the filter can match, or None when no
     index answers it. An empty set means it matches none (an attribute the type does not
     declare has no value, RFC 7644 §3.4.2.1)."""
+    if (
+        isinstance(node, ValuePath)
+        and kind is GROUP
+        and _is_members(node.attr_path.attr, node.attr_path.uri)
+    ):
+        inner = node.val_filter
+        if isinstance(inner, Comparison) and inner.op == CompareOperator.eq:
+            return {IndexLookup(kind.name, value, MEMBER_OF) for value in member_ids(inner)} or None
+        return None
     if isinstance(node, Comparison):
         return _comparison_plan(node, kind)
     if isinstance(node, LogicalExpr):
@@ -80,9 +128,11 @@ def _comparison_plan(node: Comparison, kind: ResourceKind) -> set[IndexLookup] |
     core = path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
     if node.op != CompareOperator.eq or not isinstance(node.value, str) or not core:
         return None
+    name = path.attr.casefold()
+    if kind is GROUP and name == "members" and path.sub_attr in (None, "value"):
+        return {IndexLookup(kind.name, node.value, MEMBER_OF)}
     if path.sub_attr is not None:
         return None
-    name = path.attr.casefold()
     if name == "id":
         return {IndexLookup(kind.name, node.value, None)}
     for position, unique in enumerate(kind.unique):
@@ -98,11 +148,13 @@ class ResourceSearch:
     def __init__(
         self,
         store: ResourceStore,
+        memberships: MembershipStore,
         kinds: Sequence[ResourceKind],
         scan_limit: int = FILTER_SCAN_LIMIT,
         use_indexes: bool = True,
     ) -> None:
         self._store = store
+        self._memberships = memberships
         self.kinds = tuple(kinds)
         self._scan_limit = scan_limit
         self._use_indexes = use_indexes
@@ -117,19 +169,20 @@ class ResourceSearch:
             after = cursors.read(query.cursor, query.fingerprint(), query.count)
         sort = sort_key(query.sort.attribute, self.models) if query.sort else None
         page = _Page(query, sort, after, cursors, self.kinds)
+        matcher = _Matcher(org_id, query.filter, self._memberships)
         plans = self._plans(query.filter)
-        indexed = self._read(org_id, plans)
+        indexed = self._read(org_id, plans, matcher)
         unplanned = [kind for kind in self.kinds if plans[kind.name] is None]
         if not unplanned:
-            return page.of(self._matching(indexed, query.filter))
+            return page.of(matcher.matching(indexed))
         sizes = [self._store.count(org_id, kind.name) for kind in unplanned]
         if query.filter is None and sort is None:
             return self._listing(org_id, query, sizes, after, page)
         if sum(sizes) <= self._scan_limit:
             read = chain(indexed, self._everything(org_id, kinds=unplanned))
-            return page.of(self._matching(read, query.filter))
+            return page.of(matcher.matching(read))
         if query.by_cursor and sort is None:
-            return self._scan(org_id, query, after, page)
+            return self._scan(org_id, query, after, page, matcher)
         raise TooManyException(
             detail=(
                 f"answering this needs more than {self._scan_limit} resources read: filter on "
@@ -155,15 +208,23 @@ class ResourceSearch:
             plans[kind.name] = plan if plan is None or len(plan) <= MAX_INDEX_LOOKUPS else None
         return plans
 
-    def _read(self, org_id: str, plans: dict[str, set[IndexLookup] | None]) -> Iterator[Found]:
+    def _read(
+        self, org_id: str, plans: dict[str, set[IndexLookup] | None], matcher: _Matcher
+    ) -> Iterator[Found]:
         for kind in self.kinds:
             lookups = sorted(plans[kind.name] or (), key=repr)
             ids = [lookup.value for lookup in lookups if lookup.position is None]
+            ids += [
+                group_id
+                for lookup in lookups
+                if lookup.position == MEMBER_OF
+                for group_id in matcher.groups_of(lookup.value)
+            ]
             if ids:
                 for stored in self._store.get_many(org_id, kind.name, ids).values():
                     yield Found(kind, stored)
             for lookup in lookups:
-                if lookup.position is not None:
+                if lookup.position is not None and lookup.position != MEMBER_OF:
                     for stored in self._store.find_unique(
                         org_id, kind.name, lookup.position, lookup.value
                     ):
@@ -185,16 +246,6 @@ class ResourceSearch:
             page_size = min(500, self._scan_limit + 1)
             for stored in self._store.iterate(org_id, kind.name, page_size, start):
                 yield Found(kind, stored)
-
-    def _matching(
-        self, candidates: Iterator[Found], scim_filter: ScimFilter[Any] | None
-    ) -> list[Found]:
-        unique = {(found.kind.name, found.stored.id): found for found in candidates}
-        return [
-            found
-            for found in unique.values()
-            if scim_filter is None or scim_filter.match(resource_model(found.kind, found.stored))
-        ]
 
     def _listing(
         self,
@@ -226,7 +277,12 @@ class ResourceSearch:
         return ListResult(found, total)
 
     def _scan(
-        self, org_id: str, query: ListQuery, after: OrderKey | None, page: _Page
+        self,
+        org_id: str,
+        query: ListQuery,
+        after: OrderKey | None,
+        page: _Page,
+        matcher: _Matcher,
     ) -> ListResult:
         """A cursor page of a filter no index answers, over more resources than one request may
         read: at most `scan_limit` are read, and the next cursor resumes after the last one."""
@@ -234,7 +290,7 @@ class ResourceSearch:
         last: Found | None = None
         for read, found in enumerate(self._everything(org_id, after), start=1):
             last = found
-            if query.filter is None or query.filter.match(resource_model(found.kind, found.stored)):
+            if matcher.matches(found):
                 matched.append(found)
                 if len(matched) > query.count:
                     return page.cut(matched, None)
@@ -244,6 +300,39 @@ class ResourceSearch:
                     return ListResult(result.resources, None, page.cursor_at(last))
                 return result
         return page.cut(matched, None)
+
+
+class _Matcher:
+    """Evaluates a query's filter on stored resources. A group's members are not in its item:
+    for the member ids the filter names, the user's memberships (one index read per id, made
+    once per request) tell which groups hold them."""
+
+    def __init__(
+        self, org_id: str, scim_filter: ScimFilter[Any] | None, memberships: MembershipStore
+    ) -> None:
+        self._org_id = org_id
+        self._filter = scim_filter
+        self._memberships = memberships
+        self._members = member_ids(scim_filter.ast) if scim_filter is not None else set()
+        self._groups_of: dict[str, set[str]] = {}
+
+    def groups_of(self, user_id: str) -> set[str]:
+        if user_id not in self._groups_of:
+            self._groups_of[user_id] = set(self._memberships.groups_of(self._org_id, user_id))
+        return self._groups_of[user_id]
+
+    def matches(self, found: Found) -> bool:
+        if self._filter is None:
+            return True
+        if found.kind is not GROUP or not self._members:
+            return self._filter.match(resource_model(found.kind, found.stored))
+        held = [u for u in sorted(self._members) if found.stored.id in self.groups_of(u)]
+        body = {**found.stored.body, "members": [{"value": user_id} for user_id in held]}
+        return self._filter.match(resource_model(found.kind, replace(found.stored, body=body)))
+
+    def matching(self, candidates: Iterator[Found]) -> list[Found]:
+        unique = {(found.kind.name, found.stored.id): found for found in candidates}
+        return [found for found in unique.values() if self.matches(found)]
 
 
 class _Page:
