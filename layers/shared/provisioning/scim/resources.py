@@ -20,11 +20,13 @@ from scim2_models import (
     Filter,
     Group,
     Mutability,
+    Pagination,
     Patch,
     Reference,
     Required,
     Resource,
     ResourceType,
+    Schema,
     ScimPolicy,
     ScimProvider,
     ServiceProviderConfig,
@@ -108,22 +110,39 @@ POLICY = ScimPolicy(
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
 
+# What the service supports, exactly (RFC 7643 §5; RFC 9865 §4 for `pagination`). README's "SCIM
+# protocol support" table says the same, and tests/unit/test_readme_features.py holds them together.
 SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
     documentation_uri=None,
     patch=Patch(supported=True),
+    # No /Bulk endpoint: RFC 7644 §3.7 makes it optional; 0 and 0 say no operation fits.
     bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
     filter=Filter(supported=True, max_results=MAX_RESULTS),
+    # Passwords are never stored, so there is none to change.
     change_password=ChangePassword(supported=False),
-    sort=Sort(supported=False),
+    sort=Sort(supported=True),
     etag=ETag(supported=True),
     authentication_schemes=[
         AuthenticationScheme(
             type="oauthbearertoken",
             name="OAuth Bearer Token",
-            description="A per-organization bearer token, sent as 'Authorization: Bearer <token>'.",
+            description=(
+                "A bearer token (RFC 6750) issued per organization, sent as "
+                "'Authorization: Bearer <token>'."
+            ),
+            spec_uri="https://www.rfc-editor.org/info/rfc6750",
             primary=True,
         )
     ],
+    pagination=Pagination(
+        cursor=True,
+        index=True,
+        # RFC 9865 §2.4: a provider that paged by index before keeps index as its default.
+        default_pagination_method=Pagination.DefaultPaginationMethod.index,
+        default_page_size=DEFAULT_PAGE_SIZE,
+        max_page_size=MAX_RESULTS,
+        cursor_timeout=CURSOR_TIMEOUT_SECONDS,
+    ),
 )
 
 GROUP = ResourceKind(
@@ -136,7 +155,9 @@ GROUP = ResourceKind(
 SERVED_KINDS: tuple[ResourceKind, ...] = (USER, GROUP)
 
 PROVIDER = ScimProvider(
-    [User, EnterpriseUserExtension, Group],
+    # The resource schemas, then the service provider's own (RFC 7643 §8.7.2): /Schemas serves
+    # every schema the service uses (RFC 7644 §4), which includes RFC 9865's `pagination`.
+    [User, EnterpriseUserExtension, Group, ServiceProviderConfig, ResourceType, Schema],
     resource_types=[ResourceType.from_resource(kind.model) for kind in SERVED_KINDS],
     config=SERVICE_PROVIDER_CONFIG,
     policy=POLICY,
