@@ -111,7 +111,7 @@ def test_get_users_returns_exactly_the_matching_users(
         pytest.param("/Users", 'name eq "Ada"', id="complex attribute compared whole"),
         pytest.param("/Users", "active gt false", id="gt on a boolean"),
         pytest.param("/Users", 'password eq "secret"', id="password is never stored"),
-        pytest.param("/Groups", 'members[value eq "x"]', id="members are stored apart"),
+        pytest.param("/Groups", 'members co "x"', id="members only compare with ids"),
     ],
 )
 def test_a_bad_filter_is_a_scim_400_invalid_filter(
@@ -148,3 +148,29 @@ def test_root_search_filters_users_and_groups_together(
     assert response.status == 200, response.body
     found = {r["id"] for r in response.json()["Resources"]}
     assert found == {people["ada"], group.json()["id"]}
+
+
+def test_groups_filter_on_a_member_id(contoso: ScimClient, people: dict[str, str]) -> None:
+    """Entra checks a membership with `id eq "<group>" and members eq "<user>"`."""
+    holding = contoso.post(
+        "/Groups",
+        {
+            "schemas": [GROUP_SCHEMA],
+            "displayName": "Analysts",
+            "members": [{"value": people["ada"]}],
+        },
+    ).json()["id"]
+    other = contoso.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Others"}).json()[
+        "id"
+    ]
+    ada, bob = people["ada"], people["bob"]
+    for text, expected in [
+        (f'members eq "{ada}"', {holding}),
+        (f'members[value eq "{bob}" or value eq "{ada}"]', {holding}),
+        (f'id eq "{holding}" and members eq "{ada}"', {holding}),
+        (f'id eq "{holding}" and members eq "{bob}"', set()),
+        (f'not (members eq "{ada}")', {other}),
+    ]:
+        response = listing(contoso, "/Groups", text)
+        assert response.status == 200, response.body
+        assert {g["id"] for g in response.json()["Resources"]} == expected, text

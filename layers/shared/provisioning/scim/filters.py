@@ -31,6 +31,7 @@ from scim2_models.path import (
     AttrPath,
     CompareOperator,
     Comparison,
+    FilterNode,
     FilterVisitor,
     LogicalExpr,
     Not,
@@ -46,12 +47,18 @@ _CORE = "urn:ietf:params:scim:schemas:core:2.0"
 # would silently match nothing (or, under `not`, everything). RFC 7644 §3.12 Table 9 has
 # `invalidFilter` for "the specified attribute and filter comparison combination is not supported".
 _NOT_FILTERABLE: dict[str, str] = {
-    f"{_CORE}:Group:members": "a group's members are stored apart from the group",
     f"{_CORE}:User:groups": "a user's groups are read from the group memberships",
     f"{_CORE}:User:password": "passwords are never stored",
     f"{_CORE}:User:meta.location": "meta.location is built for each response",
     f"{_CORE}:Group:meta.location": "meta.location is built for each response",
 }
+
+# A group's members are stored apart from the group: scim/search.py reads the memberships of the
+# user ids a filter names and evaluates the filter on those, which is exact only when members are
+# tested for equality with ids (`members eq "<id>"`, `members.value ne "<id>"`,
+# `members[value eq "<id>" or value eq "<id>"]`, under any `and`/`or`/`not`). Anything else on
+# members (`pr`, `co`, `null`, `display`, a `not` inside the brackets) is refused.
+_MEMBERS = f"{_CORE}:Group:members"
 
 # RFC 7643 §2.3.5: a dateTime is an xsd:dateTime. The offset is required here: without one the
 # value names no instant (XML Schema leaves it "local"), and comparisons are between instants.
@@ -146,7 +153,7 @@ class _Checker(FilterVisitor[None]):
             )
             raise InvalidFilterException(detail=f"unknown attribute '{path}': not {where}")
         for binding in found:
-            _check_filterable(binding)
+            _check_filterable(binding, node)
         return found
 
 
@@ -154,12 +161,47 @@ def _schema_name(model: type[BaseModel]) -> str:
     return str(getattr(model, "__schema__", None) or model.__name__)
 
 
-def _check_filterable(binding: AttributeBinding) -> None:
-    urn = binding.urn.casefold()
+def _check_filterable(binding: AttributeBinding, node: Comparison | Present | ValuePath) -> None:
+    if _names(binding, _MEMBERS):
+        if not _tests_member_ids(binding, node):
+            raise InvalidFilterException(
+                detail="a group's members are only compared with member ids: "
+                'members eq "<id>", members ne "<id>" or members[value eq "<id>"]'
+            )
+        return
     for attribute, reason in _NOT_FILTERABLE.items():
-        key = attribute.casefold()
-        if urn == key or urn.startswith(f"{key}."):
+        if _names(binding, attribute):
             raise InvalidFilterException(detail=f"cannot filter on '{binding.urn}': {reason}")
+
+
+def _names(binding: AttributeBinding, attribute: str) -> bool:
+    """Whether `binding` is `attribute` or one of its sub-attributes."""
+    urn, key = binding.urn.casefold(), attribute.casefold()
+    return urn == key or urn.startswith(f"{key}.")
+
+
+def _tests_member_ids(binding: AttributeBinding, node: Comparison | Present | ValuePath) -> bool:
+    if isinstance(node, Comparison):
+        return (
+            binding.urn.casefold() == f"{_MEMBERS}.value".casefold()
+            and node.op in _EQUALITY
+            and isinstance(node.value, str)
+        )
+    return isinstance(node, ValuePath) and _value_equalities(node.val_filter)
+
+
+def _value_equalities(node: FilterNode) -> bool:
+    """`value eq "<id>"`, or `and`/`or` of such comparisons."""
+    if isinstance(node, LogicalExpr):
+        return all(_value_equalities(term) for term in node.terms)
+    return (
+        isinstance(node, Comparison)
+        and node.op == CompareOperator.eq
+        and isinstance(node.value, str)
+        and node.attr_path.uri is None
+        and node.attr_path.sub_attr is None
+        and node.attr_path.attr.casefold() == "value"
+    )
 
 
 def _check_value(binding: AttributeBinding, node: Comparison) -> None:
