@@ -10,7 +10,8 @@ scim2-models owns the grammar (with the RFC errata applied), the case rules of e
 - that a value has the type of the attribute it is compared with (RFC 7644 §3.4.2.2 compares by
   attribute type; RFC 7643 §2.3 gives the types), so `active eq "true"` is refused rather than
   quietly read as a boolean, and that `null` only means "unassigned" (RFC 7643 §2.5);
-- which attributes cannot be filtered here because the stored resource does not carry them.
+- which attributes cannot be filtered here because the stored resource does not carry them, and
+  how a group's members (stored apart) may be tested: only for equality with member ids.
 """
 
 from __future__ import annotations
