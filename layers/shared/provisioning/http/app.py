@@ -141,8 +141,10 @@ class ScimApp:
         if scope["type"] != "http":
             return
         try:
+            org_id, caller = self._dialect.identify(scope)
+            self._check_declared_length(scope)
             body = await self._read_body(receive)
-            response = self.handle(self._request(scope, body))
+            response = self.handle(self._request(scope, body, org_id, caller))
         except Exception as exc:
             response = self._dialect.error_response(exc)
             if response.status >= 500:
@@ -164,7 +166,21 @@ class ScimApp:
             return endpoint(replace(request, path_params=params))
         raise NotFoundException(detail=f"no endpoint at {request.path}")
 
+    def _check_declared_length(self, scope: Scope) -> None:
+        """413 for a body whose Content-Length is over the limit, before a byte of it is read
+        (RFC 7644 §3.12; the body says which limit). A missing or unreadable Content-Length
+        leaves the limit to the count taken while reading."""
+        declared = (_header(scope, b"content-length") or "").strip()
+        if declared.isdigit() and int(declared) > self._max_body_bytes:
+            raise self._too_large()
+
+    def _too_large(self) -> PayloadTooLargeException:
+        return PayloadTooLargeException(
+            detail=f"request bodies are limited to {self._max_body_bytes} bytes"
+        )
+
     async def _read_body(self, receive: Receive) -> bytes:
+        """The body, counted as it arrives: 413 as soon as it passes the limit."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -172,19 +188,16 @@ class ScimApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body_bytes:
-                raise PayloadTooLargeException(
-                    detail=f"request bodies are limited to {self._max_body_bytes} bytes"
-                )
+                raise self._too_large()
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    def _request(self, scope: Scope, body: bytes) -> Request:
+    def _request(self, scope: Scope, body: bytes, org_id: str, caller: str) -> Request:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope.get("query_string", b"").decode("latin-1")
         scheme = headers.get("x-forwarded-proto", "https")
         host = headers.get("host", "localhost")
-        org_id, caller = self._dialect.identify(scope)
         return Request(
             method=scope["method"].upper(),
             path=scope["path"],
@@ -195,6 +208,14 @@ class ScimApp:
             body=body,
             caller=caller,
         )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """One request header of an ASGI scope (names are lowercase there), or None."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _authorized_org(scope: Scope) -> str:
