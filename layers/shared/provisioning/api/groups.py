@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from provisioning.api.routes import resource_app
 from provisioning.http.app import Request, ScimApp
 from provisioning.scim.groups import GroupService
-from provisioning.scim.query import Projection
 from provisioning.settings import Settings
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore, StoredResource
@@ -18,18 +18,19 @@ class GroupMembers:
     `$ref` and `type`, 100,000 members would not fit Lambda's 6 MB response."""
 
     concurrency = 1  # a group may have 100,000 members: one at a time, within the page budget
+    attribute = "members"
+    sample: Mapping[str, str] = {"value": "id"}
 
     def __init__(self, groups: GroupService) -> None:
         self._groups = groups
 
     def render(
-        self, request: Request, stored: StoredResource, projection: Projection
-    ) -> dict[str, Any]:
-        # Entra sends excludedAttributes=members on every group query: then nothing is read.
-        if projection.excludes("members"):
-            return {}
-        members = self._groups.member_ids(request.org_id, stored.id)
-        return {"members": [{"value": member} for member in members]} if members else {}
+        self, request: Request, stored: StoredResource, sub_attributes: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        # Entra sends excludedAttributes=members on every group query: then this is not called.
+        if "value" not in sub_attributes:
+            return []
+        return [{"value": member} for member in self._groups.member_ids(request.org_id, stored.id)]
 
 
 def build_groups(

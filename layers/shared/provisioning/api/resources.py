@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, Protocol
 
-from scim2_models import Context, Resource
+from scim2_models import Context, PreconditionFailedException, Resource
 
 from provisioning.http.app import Request, Response
 from provisioning.scim.query import Projection
 from provisioning.scim.resources import ResourceKind
-from provisioning.scim.service import etag, matches_etag
+from provisioning.scim.service import Preconditions, Unmet, etag
 from provisioning.store.resources import StoredResource
 
 # A list page stops early (fewer items, as RFC 7644 §3.4.2.4 allows) once its resources carry this
@@ -31,26 +33,66 @@ class ScimResources(Protocol):
     def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource: ...
 
     def replace(
-        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        resource_id: str,
+        payload: dict[str, Any],
+        preconditions: Preconditions | None = None,
     ) -> StoredResource: ...
 
     def patch(
-        self, org_id: str, resource_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        resource_id: str,
+        payload: dict[str, Any],
+        preconditions: Preconditions | None = None,
     ) -> StoredResource: ...
 
-    def delete(self, org_id: str, resource_id: str, if_match: str | None) -> None: ...
+    def delete(
+        self, org_id: str, resource_id: str, preconditions: Preconditions | None = None
+    ) -> None: ...
 
 
 class Related(Protocol):
-    """Attributes stored apart from the resource (a group's members, a user's groups), added to a
-    rendered resource unless the request leaves them out."""
+    """A multi-valued attribute stored apart from the resource (a group's members, a user's
+    groups), added to a rendered resource when the response returns it, and read only then."""
 
-    # How many resources of a page may be rendered at once (each costs its own Query).
+    # How many resources of a page may be rendered at once (each costs its own read).
     concurrency: int
+    # The attribute's name in the resource type's schema.
+    attribute: str
+    # One entry with every sub-attribute `render` can produce (values only need to be valid):
+    # the schema's `returned` rules and the request's projection are asked which ones to send.
+    sample: Mapping[str, str]
 
     def render(
-        self, request: Request, stored: StoredResource, projection: Projection
-    ) -> dict[str, Any]: ...
+        self, request: Request, stored: StoredResource, sub_attributes: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        """The resource's entries, each with the given sub-attributes only."""
+        ...
+
+
+@lru_cache(maxsize=256)
+def _returned_sub_attributes(
+    model: type[Resource[Any]],
+    attribute: str,
+    sample: tuple[tuple[str, str], ...],
+    projection: Projection,
+    context: Context,
+) -> frozenset[str]:
+    """Which sub-attributes of a related attribute a response returns (none: the attribute is
+    not returned), decided by scim2-models exactly as for the stored attributes: a resource
+    holding one sample entry is rendered under the request's projection and context."""
+    probe = model.model_validate({attribute: [dict(sample)]}, scim_ctx=Context.DEFAULT)
+    dumped = probe.model_dump(
+        scim_ctx=context, response_parameters=projection.parameters(), mode="json"
+    )
+    entries = dumped.get(attribute) or [{}]
+    return frozenset(entries[0])
+
+
+def _preconditions(request: Request) -> Preconditions:
+    return Preconditions(request.header("if-match"), request.header("if-none-match"))
 
 
 class ResourceEndpoints:
@@ -61,7 +103,11 @@ class ResourceEndpoints:
         self._related = related
 
     def render_page(
-        self, resources: list[StoredResource], request: Request, projection: Projection
+        self,
+        resources: list[StoredResource],
+        request: Request,
+        projection: Projection,
+        context: Context = Context.RESOURCE_QUERY_RESPONSE,
     ) -> list[dict[str, Any]]:
         """Render a page a window of resources at a time (their related reads run concurrently),
         stopping before a resource that would take the related entries past the budget."""
@@ -70,7 +116,7 @@ class ResourceEndpoints:
         entries = 0
 
         def render(stored: StoredResource) -> dict[str, Any]:
-            return self.render(stored, request, projection)
+            return self.render(stored, request, projection, context)
 
         with ThreadPoolExecutor(max_workers=window) as pool:
             for start in range(0, len(resources), window):
@@ -83,59 +129,92 @@ class ResourceEndpoints:
         return rendered
 
     def get(self, request: Request) -> Response:
+        """GET (RFC 7644 §3.4.1) with its preconditions (RFC 7232 §6: If-Match first, 412; then
+        If-None-Match, 304 with the ETag and no body, RFC 7644 §3.14)."""
         projection = Projection.from_params(request.params)
         stored = self._service.get(request.org_id, request.path_params["id"])
-        if_none_match = request.header("if-none-match")
-        if if_none_match and matches_etag(if_none_match, stored.version):
+        unmet = _preconditions(request).unmet(stored.version)
+        if unmet is Unmet.IF_NONE_MATCH:
             return Response(304, None, {"ETag": etag(stored.version)})
-        return self._resource_response(200, stored, request, projection)
+        if unmet is Unmet.IF_MATCH:
+            raise PreconditionFailedException(
+                detail=f"If-Match does not hold for the current version {etag(stored.version)}"
+            )
+        return self._resource_response(
+            200, stored, request, projection, Context.RESOURCE_QUERY_RESPONSE
+        )
 
     def create(self, request: Request) -> Response:
         projection = Projection.from_params(request.params)
         stored = self._service.create(request.org_id, request.json())
-        response = self._resource_response(201, stored, request, projection)
+        response = self._resource_response(
+            201, stored, request, projection, Context.RESOURCE_CREATION_RESPONSE
+        )
         response.headers["Location"] = self._location(request, stored.id)
         return response
 
     def replace(self, request: Request) -> Response:
         projection = Projection.from_params(request.params)
         stored = self._service.replace(
-            request.org_id, request.path_params["id"], request.json(), request.header("if-match")
+            request.org_id, request.path_params["id"], request.json(), _preconditions(request)
         )
-        return self._resource_response(200, stored, request, projection)
+        return self._resource_response(
+            200, stored, request, projection, Context.RESOURCE_REPLACEMENT_RESPONSE
+        )
 
     def patch(self, request: Request) -> Response:
         projection = Projection.from_params(request.params)
         stored = self._service.patch(
-            request.org_id, request.path_params["id"], request.json(), request.header("if-match")
+            request.org_id, request.path_params["id"], request.json(), _preconditions(request)
         )
-        return self._resource_response(200, stored, request, projection)
+        return self._resource_response(
+            200, stored, request, projection, Context.RESOURCE_PATCH_RESPONSE
+        )
 
     def delete(self, request: Request) -> Response:
-        self._service.delete(request.org_id, request.path_params["id"], request.header("if-match"))
+        self._service.delete(request.org_id, request.path_params["id"], _preconditions(request))
         return Response(204)
 
     def render(
-        self, stored: StoredResource, request: Request, projection: Projection
+        self,
+        stored: StoredResource,
+        request: Request,
+        projection: Projection,
+        context: Context = Context.RESOURCE_QUERY_RESPONSE,
     ) -> dict[str, Any]:
-        """The resource as a response shows it: server meta filled in, `returned` rules and the
-        request's attributes/excludedAttributes applied (RFC 7644 §3.9)."""
+        """The resource as a response of the given context shows it: server meta filled in
+        (`meta.version` is its ETag), the schema's `returned` rules and the request's
+        attributes/excludedAttributes applied (RFC 7644 §3.9, RFC 7643 §7), to the related
+        attribute as well, which is not read at all when the response leaves it out."""
         resource = self._service.model(stored)
         if resource.meta is not None:
             resource.meta.location = self._location(request, stored.id)
         body = resource.model_dump(
-            scim_ctx=Context.RESOURCE_QUERY_RESPONSE,
-            response_parameters=projection.parameters(),
-            mode="json",
+            scim_ctx=context, response_parameters=projection.parameters(), mode="json"
         )
         if self._related is not None:
-            body.update(self._related.render(request, stored, projection))
+            related = self._related
+            wanted = _returned_sub_attributes(
+                self._service.kind.model,
+                related.attribute,
+                tuple(sorted(related.sample.items())),
+                projection,
+                context,
+            )
+            entries = related.render(request, stored, wanted) if wanted else []
+            if entries:
+                body[related.attribute] = entries
         return body
 
     def _resource_response(
-        self, status: int, stored: StoredResource, request: Request, projection: Projection
+        self,
+        status: int,
+        stored: StoredResource,
+        request: Request,
+        projection: Projection,
+        context: Context,
     ) -> Response:
-        body = self.render(stored, request, projection)
+        body = self.render(stored, request, projection, context)
         return Response(status, body, {"ETag": etag(stored.version)})
 
     def _location(self, request: Request, resource_id: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from provisioning.api.groups import build_groups
 from provisioning.api.routes import resource_app
 from provisioning.http.app import Request, ScimApp
-from provisioning.scim.query import Projection
 from provisioning.scim.users import UserService
 from provisioning.settings import Settings
 from provisioning.store.memberships import MembershipStore
@@ -18,29 +18,33 @@ class UserGroups:
     """The readOnly `groups` attribute (RFC 7643 §4.1.2): the user's direct groups."""
 
     concurrency = 8
+    attribute = "groups"
+    sample: Mapping[str, str] = {
+        "value": "id",
+        "$ref": "https://example.com/Groups/id",
+        "display": "name",
+        "type": "direct",
+    }
 
     def __init__(self, users: UserService) -> None:
         self._users = users
 
     def render(
-        self, request: Request, stored: StoredResource, projection: Projection
-    ) -> dict[str, Any]:
-        if projection.excludes("groups"):
-            return {}
-        groups = self._users.groups(request.org_id, stored.id)
-        if not groups:
-            return {}
-        return {
-            "groups": [
-                {
-                    "value": group.id,
-                    "$ref": f"{request.base_url}/Groups/{group.id}",
-                    "display": group.body.get("displayName"),
-                    "type": "direct",
-                }
-                for group in groups
-            ]
-        }
+        self, request: Request, stored: StoredResource, sub_attributes: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        entries = (
+            {
+                "value": group.id,
+                "$ref": f"{request.base_url}/Groups/{group.id}",
+                "display": group.body.get("displayName"),
+                "type": "direct",
+            }
+            for group in self._users.groups(request.org_id, stored.id)
+        )
+        return [
+            {k: v for k, v in entry.items() if k in sub_attributes and v is not None}
+            for entry in entries
+        ]
 
 
 def build_users(

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from scim2_models import InvalidValueException
 
 from provisioning.events.contract import GroupDeleted, GroupMembersChanged
-from provisioning.scim.members import MemberEdit, split_members, split_patch
+from provisioning.scim.members import MemberEdit, split_member_list, split_patch
 from provisioning.scim.resources import GROUP, USER
-from provisioning.scim.service import ResourceFacade, ResourceService
+from provisioning.scim.service import Preconditions, ResourceFacade, ResourceService
 from provisioning.store.dynamo import MissingReferenceError
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.outbox import outbox_item
@@ -82,26 +82,42 @@ class GroupService(ResourceFacade):
         return list(self._memberships.members(org_id, group_id))
 
     def create(self, org_id: str, payload: dict[str, Any]) -> StoredResource:
-        rest, ids = split_members(payload)
-        members = ids or set()
+        rest, edit = split_member_list(payload)
+        edit = edit or MemberEdit()
+        edit.check_types(set())
+        members = edit.replacement or set()
         self._require_users(org_id, members)
         return self._resources.create(
             org_id, rest, lambda stored: self._changes(org_id, stored.id, members, set())
         )
 
     def replace(
-        self, org_id: str, group_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        group_id: str,
+        payload: dict[str, Any],
+        preconditions: Preconditions | None = None,
     ) -> StoredResource:
-        """PUT replaces the member list too (absent `members` means none, RFC 7644 §3.5.1)."""
-        rest, ids = split_members(payload)
-        edit = MemberEdit()
-        edit.replace(ids or set())
+        """PUT replaces the member list too (absent `members` means none, RFC 7644 §3.5.1).
+        Members are matched on their value: a kept member must keep its immutable type."""
+        rest, edit = split_member_list(payload)
+        if edit is None:
+            edit = MemberEdit()
+            edit.replace(set())
         return self._resources.replace(
-            org_id, group_id, rest, if_match, lambda current: self._pending(org_id, current, edit)
+            org_id,
+            group_id,
+            rest,
+            preconditions,
+            lambda current: self._pending(org_id, current, edit),
         )
 
     def patch(
-        self, org_id: str, group_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        group_id: str,
+        payload: dict[str, Any],
+        preconditions: Preconditions | None = None,
     ) -> StoredResource:
         rest, edit = split_patch(payload)
         remaining = next((v for k, v in rest.items() if k.casefold() == "operations"), None)
@@ -111,11 +127,13 @@ class GroupService(ResourceFacade):
             org_id,
             group_id,
             None if only_members else rest,
-            if_match,
+            preconditions,
             lambda current: self._pending(org_id, current, edit),
         )
 
-    def delete(self, org_id: str, group_id: str, if_match: str | None) -> None:
+    def delete(
+        self, org_id: str, group_id: str, preconditions: Preconditions | None = None
+    ) -> None:
         """Delete the group now; a purge task removes its memberships in bounded batches (a
         group may have 100,000), each with its event. Until then, readers skip deleted groups."""
 
@@ -126,7 +144,7 @@ class GroupService(ResourceFacade):
                 self._memberships.purge_task_item(org_id, GROUP.name, current.id),
             ]
 
-        self._resources.delete(org_id, group_id, if_match, extra)
+        self._resources.delete(org_id, group_id, preconditions, extra)
 
     def _pending(self, org_id: str, current: StoredResource, edit: MemberEdit) -> MemberChanges:
         if edit.is_empty:
@@ -136,6 +154,7 @@ class GroupService(ResourceFacade):
             members = self._memberships.existing_members(org_id, current.id, touched)
         else:
             members = set(self._memberships.members(org_id, current.id))
+        edit.check_types(members)
         to_add, to_remove = edit.against(members)
         self._require_users(org_id, to_add)
         changes = self._changes(org_id, current.id, to_add, to_remove)

@@ -5,10 +5,13 @@ store."""
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
@@ -82,10 +85,62 @@ def resource_model(kind: ResourceKind, stored: StoredResource) -> Resource[Any]:
     return resource
 
 
-def matches_etag(header: str, version: int) -> bool:
-    """Whether an If-Match / If-None-Match header names this version (`*` names any)."""
-    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in wanted or f'"{version}"' in wanted
+# An entity-tag (RFC 7232 §2.3): an optional weakness indicator, then an opaque quoted string.
+_ENTITY_TAG = re.compile(r'(?:W/)?"([^"]*)"')
+
+
+def _names_version(header: str, version: int) -> bool:
+    """Whether an If-Match / If-None-Match value names this version: `*`, or a list of tags one
+    of which has the version as its opaque part.
+
+    Tags compare weakly (the `W/` prefix aside, RFC 7232 §2.3.2) for both headers. RFC 7232 §3.1
+    asks a strong comparison for If-Match, under which our weak tags could never match; RFC 7644
+    §3.14 prefers weak ETags and its examples send them in If-Match. A malformed entry names
+    nothing: If-Match then fails, If-None-Match lets the request through."""
+    if header.strip() == "*":
+        return True
+    return str(version) in _ENTITY_TAG.findall(header)
+
+
+class Unmet(Enum):
+    """Which precondition of a request does not hold (RFC 7232 §6 evaluates If-Match first)."""
+
+    IF_MATCH = "If-Match"
+    IF_NONE_MATCH = "If-None-Match"
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    """A request's `If-Match` and `If-None-Match` on the resource it targets (RFC 7644 §3.14,
+    RFC 7232 §3.1, §3.2). A resource exists whenever they are evaluated (a missing one is 404
+    first, RFC 7232 §5), so `*` always matches."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.if_match is not None or self.if_none_match is not None
+
+    def unmet(self, version: int) -> Unmet | None:
+        """The precondition that fails at `version`, or None when the request may proceed."""
+        if self.if_match is not None and not _names_version(self.if_match, version):
+            return Unmet.IF_MATCH
+        if self.if_none_match is not None and _names_version(self.if_none_match, version):
+            return Unmet.IF_NONE_MATCH
+        return None
+
+    def require(self, version: int) -> None:
+        """412 unless a write may proceed at `version`: a failed If-None-Match is 412 too for
+        every method but GET and HEAD (RFC 7232 §3.2)."""
+        unmet = self.unmet(version)
+        if unmet is not None:
+            raise PreconditionFailedException(
+                detail=f"{unmet.value} does not hold for the current version {etag(version)}"
+            )
+
+
+NO_PRECONDITIONS = Preconditions()
 
 
 class ResourceService:
@@ -102,6 +157,7 @@ class ResourceService:
         self.kind = kind
         self._clock = clock
         self._new_id = new_id
+        self._schema_urns = (str(kind.model.__schema__), *kind.model.get_extension_models())
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -144,11 +200,13 @@ class ResourceService:
         org_id: str,
         resource_id: str,
         payload: dict[str, Any],
-        if_match: str | None,
+        preconditions: Preconditions | None = None,
         related: Related | None = None,
         events: ChangeEvents | None = None,
     ) -> StoredResource:
-        """PUT (RFC 7644 §3.5.1): readOnly attributes kept, immutable ones checked."""
+        """PUT (RFC 7644 §3.5.1). readOnly attributes the client sends are ignored (the stored
+        ones kept); an immutable one that already has a value must be sent unchanged, otherwise
+        400 `mutability` (scim2-models' `Resource.replace` does both)."""
         body = compat.normalize_resource(_without_server_owned(payload))
 
         def change(current: Resource[Any]) -> Resource[Any] | None:
@@ -157,19 +215,24 @@ class ResourceService:
             replacement.meta = current.meta
             return replacement if replacement.replace(current) else None
 
-        return self._update(org_id, resource_id, if_match, change, related, events)
+        return self._update(org_id, resource_id, preconditions, change, related, events)
 
     def patch(
         self,
         org_id: str,
         resource_id: str,
         payload: dict[str, Any] | None,
-        if_match: str | None,
+        preconditions: Preconditions | None = None,
         related: Related | None = None,
         events: ChangeEvents | None = None,
     ) -> StoredResource:
         """PATCH (RFC 7644 §3.5.2), all operations or none; no change writes nothing.
-        `payload` is None when `related` took every operation (group members)."""
+        `payload` is None when `related` took every operation (group members).
+
+        scim2-models refuses an operation whose path is readOnly, an immutable value changed once
+        assigned, and a result with two primary values; it unmarks the other values when one is
+        marked primary. Paths naming an attribute the schema does not define change nothing
+        (the policy's `Unknown.ignore`)."""
         operations = None if payload is None else self._patch_operations(payload)
 
         def change(current: Resource[Any]) -> Resource[Any] | None:
@@ -181,20 +244,22 @@ class ResourceService:
                 raise from_validation_error(error) from error
             return current if changed else None
 
-        return self._update(org_id, resource_id, if_match, change, related, events)
+        return self._update(org_id, resource_id, preconditions, change, related, events)
 
     def delete(
         self,
         org_id: str,
         resource_id: str,
-        if_match: str | None,
+        preconditions: Preconditions | None = None,
         extra: Callable[[StoredResource], list[TransactWriteItemTypeDef]] | None = None,
     ) -> None:
         """DELETE (RFC 7644 §3.6) at the version read, with the caller's `extra` items (events,
-        follow-up tasks) in the same transaction."""
-        for _ in range(_WRITE_ATTEMPTS):
+        follow-up tasks) in the same transaction. The preconditions are evaluated on the version
+        the delete is conditioned on; when another writer wins, they are evaluated again."""
+        preconditions = preconditions or NO_PRECONDITIONS
+        for attempt in range(_WRITE_ATTEMPTS):
             current = self.get(org_id, resource_id)
-            check_precondition(current, if_match)
+            preconditions.require(current.version)
             items = self._store.delete_items(
                 org_id, self.kind.name, current, self.unique_values(current.body)
             )
@@ -202,8 +267,7 @@ class ResourceService:
                 self._store.commit([*items, *(extra(current) if extra else [])])
                 return
             except StaleVersionError:
-                if if_match is not None:
-                    raise PreconditionFailedException(detail="the resource changed") from None
+                _back_off(attempt)
         raise TooManyRequests(detail="the resource is changing too often; retry")
 
     def _patch_operations(self, payload: dict[str, Any]) -> PatchOp[Any]:
@@ -221,17 +285,22 @@ class ResourceService:
         self,
         org_id: str,
         resource_id: str,
-        if_match: str | None,
+        preconditions: Preconditions | None,
         change: Callable[[Resource[Any]], Resource[Any] | None],
         related: Related | None,
         events: ChangeEvents | None = None,
     ) -> StoredResource:
-        """Read, change in memory, write at the read version; retry when another writer won,
-        unless the client pinned a version with If-Match (then 412, RFC 7644 §3.14)."""
+        """Read, check the preconditions, change in memory, write conditioned on the version
+        read; when another writer won, read and check again. So the version a precondition was
+        evaluated on is always the one the write commits against (RFC 7644 §3.14: 412 when the
+        resource changed), and a precondition that still holds after a lost race is retried."""
+        preconditions = preconditions or NO_PRECONDITIONS
         for attempt in range(_WRITE_ATTEMPTS):
             current = self.get(org_id, resource_id)
-            check_precondition(current, if_match)
+            preconditions.require(current.version)
             updated = change(self.model(current))
+            if updated is not None and _same_content(self._body(updated), current.body):
+                updated = None  # e.g. only an unknown schema URN, which is never kept
             pending = related(current) if related else None
             if pending is not None and pending.empty:
                 pending = None
@@ -254,7 +323,10 @@ class ResourceService:
                 if events is not None:
                     head += events(current, stored)
             else:
-                pinned = if_match is not None or (
+                # A member-only change bumps the version unconditionally (concurrent member
+                # changes never conflict), unless a precondition or a whole-list replacement
+                # was computed from this version.
+                pinned = preconditions.given or (
                     pending is not None and pending.needs_current_version
                 )
                 expected = current.version if pinned else None
@@ -268,8 +340,6 @@ class ResourceService:
                 else:
                     self._store.commit(head)
             except StaleVersionError:
-                if if_match is not None:
-                    raise PreconditionFailedException(detail="the resource changed") from None
                 _back_off(attempt)
                 continue
             return (
@@ -292,6 +362,10 @@ class ResourceService:
         identity provider sends is dropped, never kept (RFC 7643 §7 lets a provider ignore it)."""
         body = resource.model_dump(scim_ctx=Context.DEFAULT, mode="json")
         body.pop("password", None)
+        # Attributes of schemas we do not define are dropped (the policy's Unknown.ignore), so
+        # their URNs must not stay in `schemas` either (RFC 7643 §3: the schemas present).
+        known = {urn.casefold() for urn in self._schema_urns}
+        body["schemas"] = [urn for urn in body.get("schemas", []) if urn.casefold() in known]
         if isinstance(body.get("meta"), dict):
             body["meta"].pop("version", None)
             body["meta"].pop("location", None)
@@ -317,11 +391,13 @@ def _back_off(attempt: int) -> None:
     time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter, not crypto
 
 
-def check_precondition(current: StoredResource, if_match: str | None) -> None:
-    if if_match is not None and not matches_etag(if_match, current.version):
-        raise PreconditionFailedException(
-            detail=f"If-Match does not match the current version {etag(current.version)}"
-        )
+def _same_content(body: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a changed body holds what is stored, server metadata aside."""
+
+    def content(value: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in value.items() if k != "meta"}
+
+    return content(body) == content(stored)
 
 
 class ResourceFacade:

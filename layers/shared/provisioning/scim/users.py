@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from provisioning.events.contract import UserDeleted, UserStatusChanged
+from provisioning.scim.errors import TooManyRequests
 from provisioning.scim.resources import GROUP, USER
 from provisioning.scim.service import (
+    NO_PRECONDITIONS,
     ChangeEvents,
+    Preconditions,
     ResourceFacade,
     ResourceService,
-    check_precondition,
 )
-from provisioning.store.memberships import MembershipStore
+from provisioning.store.dynamo import MAX_TRANSACTION_ITEMS, MissingReferenceError
+from provisioning.store.memberships import Membership, MembershipStore
 from provisioning.store.outbox import outbox_item
 from provisioning.store.resources import ResourceStore, StoredResource
 
@@ -22,6 +26,11 @@ if TYPE_CHECKING:
 # Memberships removed inside the DELETE request itself; a user in more groups than this (rare)
 # has the rest removed by the purge worker, in bounded batches.
 INLINE_MEMBERSHIP_REMOVALS = 500
+# How often a conditional delete re-reads a user that changed while its memberships were removed.
+_PINNED_ATTEMPTS = 4
+# Memberships removed in the user's own delete transaction: DynamoDB's 100 items, less the user,
+# its counter, two uniqueness guards, the event and the purge task.
+_IN_DELETE = MAX_TRANSACTION_ITEMS - 6
 
 
 def is_active(user: StoredResource) -> bool:
@@ -45,17 +54,25 @@ class UserService(ResourceFacade):
         return self._resources.create(org_id, payload)
 
     def replace(
-        self, org_id: str, user_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        user_id: str,
+        payload: dict[str, Any],
+        preconditions: Preconditions | None = None,
     ) -> StoredResource:
         return self._resources.replace(
-            org_id, user_id, payload, if_match, events=self._status_event(org_id)
+            org_id, user_id, payload, preconditions, events=self._status_event(org_id)
         )
 
     def patch(
-        self, org_id: str, user_id: str, payload: dict[str, Any], if_match: str | None
+        self,
+        org_id: str,
+        user_id: str,
+        payload: dict[str, Any],
+        preconditions: Preconditions | None = None,
     ) -> StoredResource:
         return self._resources.patch(
-            org_id, user_id, payload, if_match, events=self._status_event(org_id)
+            org_id, user_id, payload, preconditions, events=self._status_event(org_id)
         )
 
     def _status_event(self, org_id: str) -> ChangeEvents:
@@ -79,12 +96,34 @@ class UserService(ResourceFacade):
         found = self._store.get_many(org_id, GROUP.name, ids)
         return [found[group_id] for group_id in sorted(found)]
 
-    def delete(self, org_id: str, user_id: str, if_match: str | None) -> None:
-        """Remove the user's memberships (one bounded batch), then the user, with a User.Deleted
-        event and a purge task for whatever membership remains."""
-        check_precondition(self.get(org_id, user_id), if_match)
-        batch = self._memberships.memberships_of_user(org_id, user_id, INLINE_MEMBERSHIP_REMOVALS)
-        self._memberships.remove_many(org_id, batch, lambda _chunk: [], reserved=0)
+    def delete(self, org_id: str, user_id: str, preconditions: Preconditions | None = None) -> None:
+        """Delete the user with a User.Deleted event, its memberships (the first batch read) and
+        a purge task for whatever membership remains, in one transaction when they fit (a user
+        in up to ~90 groups), so a refused delete (412, a lost race) removes nothing."""
+        preconditions = preconditions or NO_PRECONDITIONS
+        inline: list[Membership] = []
+        for _ in range(_PINNED_ATTEMPTS):
+            version = self.get(org_id, user_id).version
+            preconditions.require(version)
+            batch = self._memberships.memberships_of_user(
+                org_id, user_id, INLINE_MEMBERSHIP_REMOVALS
+            )
+            split = max(0, len(batch) - _IN_DELETE)
+            ahead, inline = batch[:split], batch[split:]
+            # With a precondition, each removal ahead of the delete commits only while the user
+            # is still at the version it held for.
+            pin = (
+                [self._store.version_check(org_id, USER.name, user_id, version)]
+                if preconditions.given
+                else []
+            )
+            try:
+                self._memberships.remove_many(org_id, ahead, _always(pin), reserved=len(pin))
+                break
+            except MissingReferenceError:
+                continue  # the user changed or went: evaluate again on what it is now
+        else:
+            raise TooManyRequests(detail="the user is changing too often; retry")
 
         def extra(current: StoredResource) -> list[TransactWriteItemTypeDef]:
             # The task also catches a membership added while the user was being deleted (the
@@ -92,6 +131,14 @@ class UserService(ResourceFacade):
             return [
                 outbox_item(self._table, UserDeleted(org_id=org_id, user_id=current.id)),
                 self._memberships.purge_task_item(org_id, USER.name, current.id),
+                *(self._memberships.remove_item(org_id, m.group_id, m.user_id) for m in inline),
             ]
 
-        self._resources.delete(org_id, user_id, if_match, extra)
+        self._resources.delete(org_id, user_id, preconditions, extra)
+
+
+def _always(
+    items: list[TransactWriteItemTypeDef],
+) -> Callable[[list[Membership]], list[TransactWriteItemTypeDef]]:
+    """The same extra items for every batch."""
+    return lambda _batch: list(items)
