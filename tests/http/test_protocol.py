@@ -4,7 +4,6 @@ import pytest
 
 from tests.conftest import ERROR_SCHEMA, SCIM_JSON, USER_SCHEMA
 
-
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 

@@ -13,11 +13,13 @@ from scim2_models import TooManyException
 
 from provisioning import clients
 from provisioning.scim.cursor import CursorCodec, cursor_key
+from provisioning.scim.groups import GroupService
 from provisioning.scim.query import ListQuery, parse_list_query
 from provisioning.scim.resources import GROUP, USER, ResourceKind
 from provisioning.scim.search import ListResult, ResourceSearch
 from provisioning.scim.service import ResourceService
 from provisioning.settings import get_settings
+from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore
 
 ORG = "contoso"
@@ -68,6 +70,11 @@ def users(store: ResourceStore, count: int) -> list[str]:
     )
 
 
+def searcher(store: ResourceStore, kinds: list[ResourceKind], **options: Any) -> ResourceSearch:
+    table = get_settings().table_name
+    return ResourceSearch(store, MembershipStore(clients.dynamodb(), table), kinds, **options)
+
+
 def run(
     search: ResourceSearch, params: dict[str, str], cursor: str | None = None
 ) -> tuple[ListQuery, ListResult]:
@@ -83,7 +90,7 @@ def ids(result: ListResult) -> list[str]:
 
 def test_an_or_of_equalities_reads_only_what_it_names(store, calls):
     users(store, 20)
-    search = ResourceSearch(store, [USER])
+    search = searcher(store, [USER])
     text = 'userName eq "USER003@contoso.com" or externalId eq "ext-7" or id eq "user-011"'
     with measuring(calls) as made:
         _, result = run(search, {"filter": text})
@@ -94,7 +101,7 @@ def test_an_or_of_equalities_reads_only_what_it_names(store, calls):
 
 def test_an_and_reads_its_indexed_term_and_filters_the_rest(store, calls):
     users(store, 20)
-    search = ResourceSearch(store, [USER])
+    search = searcher(store, [USER])
     with measuring(calls) as made:
         _, result = run(search, {"filter": 'externalId eq "ext-4" and active eq false'})
     assert ids(result) == []
@@ -106,7 +113,7 @@ def test_an_and_reads_its_indexed_term_and_filters_the_rest(store, calls):
 
 def test_a_plain_listing_costs_the_counter_and_one_page(store, calls):
     users(store, 30)
-    search = ResourceSearch(store, [USER])
+    search = searcher(store, [USER])
     with measuring(calls) as made:
         _, result = run(search, {"count": "5", "startIndex": "11"})
     assert ids(result) == [f"user-{n:03d}" for n in range(10, 15)]
@@ -116,7 +123,7 @@ def test_a_plain_listing_costs_the_counter_and_one_page(store, calls):
 
 def test_a_cursor_page_of_a_listing_resumes_by_key(store, calls):
     users(store, 30)
-    search = ResourceSearch(store, [USER])
+    search = searcher(store, [USER])
     _, first = run(search, {"count": "5"}, cursor="")
     assert first.next_cursor is not None
     with measuring(calls) as made:
@@ -128,14 +135,14 @@ def test_a_cursor_page_of_a_listing_resumes_by_key(store, calls):
 def test_count_zero_of_a_listing_reads_only_the_counter(store, calls):
     users(store, 3)
     with measuring(calls) as made:
-        _, result = run(ResourceSearch(store, [USER]), {"count": "0"})
+        _, result = run(searcher(store, [USER]), {"count": "0"})
     assert (result.total, result.resources) == (3, [])
     assert made == {"GetItem": 1}
 
 
 def test_an_unindexed_filter_over_a_small_directory_is_answered_exactly(store):
     users(store, 12)
-    search = ResourceSearch(store, [USER], scan_limit=12)
+    search = searcher(store, [USER], scan_limit=12)
     _, result = run(search, {"filter": "active eq true", "count": "2", "startIndex": "3"})
     assert result.total == 6
     assert ids(result) == ["user-004", "user-006"]
@@ -152,7 +159,7 @@ def test_an_unindexed_filter_over_a_small_directory_is_answered_exactly(store):
 )
 def test_what_would_read_past_the_scan_limit_is_too_many(store, calls, params):
     users(store, 12)
-    search = ResourceSearch(store, [USER], scan_limit=5)
+    search = searcher(store, [USER], scan_limit=5)
     with measuring(calls) as made, pytest.raises(TooManyException) as caught:
         run(search, params)
     assert (caught.value.status, caught.value.scim_type) == (400, "tooMany")
@@ -161,7 +168,7 @@ def test_what_would_read_past_the_scan_limit_is_too_many(store, calls, params):
 
 def test_cursor_pages_of_an_unindexed_filter_read_at_most_the_scan_limit(store, calls):
     users(store, 12)
-    search = ResourceSearch(store, [USER], scan_limit=5)
+    search = searcher(store, [USER], scan_limit=5)
     seen: list[str] = []
     cursor = ""
     pages = 0
@@ -181,7 +188,7 @@ def test_cursor_pages_of_an_unindexed_filter_read_at_most_the_scan_limit(store, 
 def test_root_search_plans_each_type_on_its_own(store, calls):
     users(store, 5)
     seed(store, GROUP, [{"displayName": "Sales"}, {"displayName": "Support"}])
-    search = ResourceSearch(store, [USER, GROUP])
+    search = searcher(store, [USER, GROUP])
     text = 'userName eq "user001@contoso.com" or displayName eq "SALES"'
     with measuring(calls) as made:
         _, result = run(search, {"filter": text})
@@ -197,7 +204,7 @@ def test_root_search_plans_each_type_on_its_own(store, calls):
 def test_root_search_by_id_reads_each_type_by_key(store, calls):
     users(store, 2)
     seed(store, GROUP, [{"displayName": "Sales"}])
-    search = ResourceSearch(store, [USER, GROUP])
+    search = searcher(store, [USER, GROUP])
     with measuring(calls) as made:
         _, result = run(search, {"filter": 'id eq "user-001" or id eq "group-000"'})
     assert ids(result) == ["user-001", "group-000"]
@@ -207,7 +214,7 @@ def test_root_search_by_id_reads_each_type_by_key(store, calls):
 def test_root_listing_pages_across_types_in_order(store):
     users(store, 3)
     seed(store, GROUP, [{"displayName": "Sales"}, {"displayName": "Support"}])
-    search = ResourceSearch(store, [USER, GROUP])
+    search = searcher(store, [USER, GROUP])
     _, page = run(search, {"startIndex": "3", "count": "2"})
     assert page.total == 5
     assert [(f.kind.name, f.stored.id) for f in page.resources] == [
@@ -221,8 +228,36 @@ def test_root_listing_pages_across_types_in_order(store):
 def test_sorting_orders_across_types_with_missing_values_last(store):
     seed(store, USER, [{"userName": "b"}, {"userName": "A", "displayName": "zed"}])
     seed(store, GROUP, [{"displayName": "Marketing"}])
-    search = ResourceSearch(store, [USER, GROUP])
+    search = searcher(store, [USER, GROUP])
     _, ascending = run(search, {"sortBy": "displayName"})
     assert ids(ascending) == ["group-000", "user-001", "user-000"]
     _, descending = run(search, {"sortBy": "displayName", "sortOrder": "descending"})
     assert ids(descending) == ["user-000", "user-001", "group-000"]
+
+
+def test_entra_asks_whether_a_user_is_a_member_of_a_group(store, calls):
+    members = users(store, 3)
+    groups = GroupService(
+        store,
+        MembershipStore(clients.dynamodb(), get_settings().table_name),
+        get_settings().table_name,
+    )
+    sales = groups.create(ORG, {"displayName": "Sales", "members": [{"value": members[1]}]}).id
+    groups.create(ORG, {"displayName": "Support", "members": [{"value": members[1]}]})
+    search = searcher(store, [GROUP])
+    member = f'id eq "{sales}" and members eq "{members[1]}"'
+    with measuring(calls) as made:
+        _, found = run(search, {"filter": member, "attributes": "id"})
+    assert ids(found) == [sales]
+    assert made == {"BatchGetItem": 1, "Query": 1}  # the group by id; the user's groups (GSI1)
+    assert ids(run(search, {"filter": f'id eq "{sales}" and members eq "{members[0]}"'})[1]) == []
+    assert len(ids(run(search, {"filter": f'members[value eq "{members[1]}"]'})[1])) == 2
+    assert (
+        ids(
+            run(
+                search,
+                {"filter": f'displayName eq "Sales" and not (members.value eq "{members[1]}")'},
+            )[1]
+        )
+        == []
+    )

@@ -5,8 +5,8 @@ from scim2_models import InvalidFilterException, InvalidValueException
 
 from provisioning.scim.filters import parse_filter
 from provisioning.scim.query import Projection, parse_list_query
-from provisioning.scim.search import IndexLookup, index_plan
 from provisioning.scim.resources import GROUP, MAX_RESULTS, USER
+from provisioning.scim.search import IndexLookup, index_plan
 
 
 def plan(text, kind=USER):
