@@ -315,11 +315,27 @@ def test_a_user_changed_during_a_conditional_delete_keeps_its_memberships(contos
 
 
 def test_a_conditional_delete_that_holds_removes_the_memberships_with_the_user(contoso):
-    """The memberships go in the user's own delete transaction."""
+    """A user in up to 94 groups goes in one transaction with its memberships, so the version
+    If-Match was checked on is the one everything commits against."""
+    from provisioning import clients
+    from tests.integration.test_dynamodb_calls import CallCounter
+
     user = contoso.create_user("gone@contoso.com")["id"]
-    group = contoso.post("/Groups", {"displayName": "Left", "members": [{"value": user}]}).json()
-    assert contoso.delete(f"/Users/{user}", if_match='W/"1"').status == 204
-    assert "members" not in snapshot(contoso, f"/Groups/{group['id']}")
+    groups = [
+        contoso.post("/Groups", {"displayName": f"Left {n}", "members": [{"value": user}]})
+        for n in range(50)
+    ]
+    counter = CallCounter()
+    events = clients.dynamodb().meta.events
+    events.register("before-call.dynamodb", counter)
+    try:
+        with counter.measure("UsersFunction") as calls:
+            assert contoso.delete(f"/Users/{user}", if_match='W/"1"').status == 204
+    finally:
+        events.unregister("before-call.dynamodb", counter)
+    assert calls["TransactWriteItems"] == 1
+    for group in groups:
+        assert "members" not in snapshot(contoso, f"/Groups/{group.json()['id']}")
 
 
 def test_a_user_in_many_groups_changed_during_a_conditional_delete_keeps_them_all(
