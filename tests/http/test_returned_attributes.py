@@ -15,6 +15,7 @@ from tests.http.test_preconditions import GROUP_SCHEMA, refused, snapshot
 
 CORE_USER = USER_SCHEMA
 CORE_GROUP = GROUP_SCHEMA
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 @pytest.fixture
@@ -54,7 +55,8 @@ def ada(contoso) -> dict[str, Any]:
 
 
 def each_response(contoso, ada, query: str) -> dict[str, dict[str, Any]]:
-    """The user as POST, GET, PUT, PATCH, a list and a search return it under one projection."""
+    """The user as POST, GET, PUT, PATCH, a list and POST /.search (RFC 7644 §3.4.3) return it
+    under one projection (`query` is one parameter)."""
     path = ada["path"]
     responses = {
         "POST": contoso.post(f"/Users?{query}", {"userName": "bob@contoso.com", "title": "B"}),
@@ -78,6 +80,15 @@ def each_response(contoso, ada, query: str) -> dict[str, dict[str, Any]]:
         bodies[method] = response.json()
     listed = contoso.get(f'/Users?filter=userName eq "ada@contoso.com"&{query}').json()
     bodies["list"] = listed["Resources"][0]
+    name, _, values = query.partition("=")
+    search = {
+        "schemas": [SEARCH],
+        "filter": 'userName eq "ada@contoso.com"',
+        name: values.split(","),
+    }
+    found = contoso.post("/Users/.search", search)
+    assert found.status == 200, found.body
+    bodies["search"] = found.json()["Resources"][0]
     return bodies
 
 
