@@ -3,7 +3,13 @@
 import pytest
 from scim2_models import InvalidPathException, InvalidValueException, MutabilityException
 
-from provisioning.scim.members import MemberEdit, member_ids, split_members, split_patch
+from provisioning.scim.members import (
+    MemberEdit,
+    member_entries,
+    member_ids,
+    split_members,
+    split_patch,
+)
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -99,3 +105,57 @@ def test_split_members_from_a_body():
 
 def test_empty_edit():
     assert MemberEdit().is_empty
+
+
+@pytest.mark.parametrize(
+    ("entry", "a_user"),
+    [
+        ({"value": "a"}, True),
+        ({"value": "a", "type": "User", "display": "A"}, True),
+        ({"value": "a", "type": "user", "$ref": "https://h/scim/v2/Users/a"}, True),
+        ({"value": "a", "$ref": "Users/a"}, True),
+        ({"value": "a", "type": "Group"}, False),
+        ({"value": "a", "$ref": "https://h/scim/v2/Groups/a"}, False),
+        ({"value": "a", "$ref": "https://h/scim/v2/Users/b"}, False),
+    ],
+)
+def test_entries_naming_a_member_as_something_else_than_a_user(entry, a_user):
+    """RFC 7643 §8.7.1: `type` and `$ref` are optional and immutable; they must say "this user"."""
+    ids, not_users = member_entries([entry])
+    assert (ids, not_users) == ({"a"}, set() if a_user else {"a"})
+
+
+def test_a_member_named_as_another_type_is_mutability_if_current_else_invalid_value():
+    _, edit = edit_of({"op": "add", "path": "members", "value": [{"value": "a", "type": "Group"}]})
+    with pytest.raises(MutabilityException):
+        edit.check_types({"a"})
+    with pytest.raises(InvalidValueException):
+        edit.check_types(set())
+    _, removed = edit_of(
+        {"op": "add", "path": "members", "value": [{"value": "a", "type": "Group"}]},
+        {"op": "remove", "path": 'members[value eq "a"]'},
+    )
+    removed.check_types({"a"})
+
+
+@pytest.mark.parametrize(
+    "path", ["members.value", "members.$ref", 'members[value eq "a"].type', 'members[value eq "a"]']
+)
+def test_writing_a_member_sub_attribute_is_mutability(path):
+    with pytest.raises(MutabilityException):
+        edit_of({"op": "replace", "path": path, "value": {"value": "b"}})
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "replace", "path": 'members[value eq "a"].display', "value": "A"},
+        {"op": "remove", "path": 'members[value eq "a"].display'},
+        {"op": "add", "path": "members.nickname", "value": "x"},
+        {"op": "replace", "path": 'members[value eq "a"]', "value": {"display": "A"}},
+    ],
+)
+def test_writing_what_members_do_not_keep_changes_nothing(operation):
+    rest, edit = edit_of(operation)
+    assert rest == []
+    assert edit.is_empty

@@ -107,12 +107,17 @@ def member_entries(value: Any) -> tuple[set[str], set[str]]:
         if not isinstance(found, str) or not found:
             raise InvalidValueException(detail="each member needs a string value (its id)")
         ids.add(found)
-        kind, ref = fields.get("type"), fields.get("$ref")
-        if (kind is not None and str(kind).casefold() != _USER_TYPE) or (
-            ref is not None and not str(ref).endswith(f"/Users/{found}")
-        ):
+        if not _names_a_user(found, fields.get("type"), fields.get("$ref")):
             not_users.add(found)
     return ids, not_users
+
+
+def _names_a_user(member_id: str, kind: Any, ref: Any) -> bool:
+    """Whether a member entry's optional `type` and `$ref` agree it is the user `member_id`
+    (`$ref` absolute or relative, ending in `Users/<id>`)."""
+    if kind is not None and str(kind).casefold() != _USER_TYPE:
+        return False
+    return ref is None or str(ref).rstrip("/").split("/")[-2:] == ["Users", member_id]
 
 
 def split_members(payload: dict[str, Any]) -> tuple[dict[str, Any], set[str] | None]:
