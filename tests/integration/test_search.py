@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from scim2_models import TooManyException
+from scim2_models import InvalidCursorException, TooManyException
 
 from provisioning import clients
 from provisioning.scim.cursor import CursorCodec, cursor_key
@@ -155,6 +155,7 @@ def test_an_unindexed_filter_over_a_small_directory_is_answered_exactly(store):
         {"filter": "active eq true", "count": "0"},
         {"sortBy": "userName"},
         {"sortBy": "userName", "cursor": ""},
+        {"filter": "active eq true", "count": "0", "cursor": ""},
     ],
 )
 def test_what_would_read_past_the_scan_limit_is_too_many(store, calls, params):
@@ -261,3 +262,30 @@ def test_entra_asks_whether_a_user_is_a_member_of_a_group(store, calls):
         )
         == []
     )
+
+
+def test_a_cursor_of_one_endpoint_means_nothing_to_another(store):
+    users(store, 3)
+    seed(store, GROUP, [{"displayName": "Sales"}, {"displayName": "Support"}])
+    _, page = run(searcher(store, [USER]), {"count": "1"}, cursor="")
+    assert page.next_cursor is not None
+    with pytest.raises(InvalidCursorException):
+        run(searcher(store, [GROUP]), {"count": "1"}, cursor=page.next_cursor)
+    with pytest.raises(InvalidCursorException):
+        run(searcher(store, [USER, GROUP]), {"count": "1"}, cursor=page.next_cursor)
+
+
+def test_a_cursor_page_of_a_listing_reads_no_more_than_it_returns(store, stack):
+    users(store, 30)
+    limits: list[int] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        limits.append(params.get("Limit", 0))
+
+    events = clients.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.Query", record)
+    try:
+        run(searcher(store, [USER]), {"count": "5"}, cursor="")
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query", record)
+    assert limits == [6]  # the page and one more, to know whether a next page exists

@@ -123,7 +123,11 @@ def index_plan(node: FilterNode, kind: ResourceKind) -> set[IndexLookup] | None:
 
 def _comparison_plan(node: Comparison, kind: ResourceKind) -> set[IndexLookup] | None:
     path = node.attr_path
-    if Path[kind.model](str(path)).resolve() is None:  # type: ignore[name-defined]
+    try:
+        declared = Path[kind.model](str(path)).resolve()  # type: ignore[name-defined]
+    except ValueError:  # a path scim2-models filters with but cannot address: no index for it
+        return None
+    if declared is None:
         return set()
     core = path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
     if node.op != CompareOperator.eq or not isinstance(node.value, str) or not core:
@@ -166,9 +170,9 @@ class ResourceSearch:
     def query(self, org_id: str, query: ListQuery, cursors: CursorCodec) -> ListResult:
         after: OrderKey | None = None
         if query.cursor:
-            after = cursors.read(query.cursor, query.fingerprint(), query.count)
+            after = cursors.read(query.cursor, self._fingerprint(query), query.count)
         sort = sort_key(query.sort.attribute, self.models) if query.sort else None
-        page = _Page(query, sort, after, cursors, self.kinds)
+        page = _Page(query, self._fingerprint(query), sort, after, cursors, self.kinds)
         matcher = _Matcher(org_id, query.filter, self._memberships)
         plans = self._plans(query.filter)
         indexed = self._read(org_id, plans, matcher)
@@ -181,7 +185,7 @@ class ResourceSearch:
         if sum(sizes) <= self._scan_limit:
             read = chain(indexed, self._everything(org_id, kinds=unplanned))
             return page.of(matcher.matching(read))
-        if query.by_cursor and sort is None:
+        if query.by_cursor and sort is None and query.count > 0:
             return self._scan(org_id, query, after, page, matcher)
         raise TooManyException(
             detail=(
@@ -194,7 +198,13 @@ class ResourceSearch:
     def cursor_after(self, query: ListQuery, found: Found, cursors: CursorCodec) -> str:
         """A cursor resuming after `found` (a page cut short after its query ran)."""
         sort = sort_key(query.sort.attribute, self.models) if query.sort else None
-        return _Page(query, sort, None, cursors, self.kinds).cursor_at(found)
+        return _Page(query, self._fingerprint(query), sort, None, cursors, self.kinds).cursor_at(
+            found
+        )
+
+    def _fingerprint(self, query: ListQuery) -> str:
+        """The query and the endpoint's types: a cursor of /Users means nothing to /Groups."""
+        return f"{query.fingerprint()}|{','.join(kind.name for kind in self.kinds)}"
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -235,6 +245,7 @@ class ResourceSearch:
         org_id: str,
         after: OrderKey | None = None,
         kinds: Sequence[ResourceKind] | None = None,
+        page_size: int = 500,
     ) -> Iterator[Found]:
         """The resources of every kind (or of `kinds`) in (kind, id) order, after a position."""
         for index, kind in enumerate(self.kinds):
@@ -243,8 +254,8 @@ class ResourceSearch:
             ):
                 continue
             start = after[1] if after is not None and index == after[0] else None
-            page_size = min(500, self._scan_limit + 1)
-            for stored in self._store.iterate(org_id, kind.name, page_size, start):
+            size = min(page_size, self._scan_limit + 1)
+            for stored in self._store.iterate(org_id, kind.name, size, start):
                 yield Found(kind, stored)
 
     def _listing(
@@ -260,7 +271,8 @@ class ResourceSearch:
         if query.count == 0:
             return ListResult([], total)
         if query.by_cursor:
-            chosen = list(islice(self._everything(org_id, after), query.count + 1))
+            everything = self._everything(org_id, after, page_size=query.count + 1)
+            chosen = list(islice(everything, query.count + 1))
             return page.cut(chosen, total)
         skip = query.start_index - 1
         found: list[Found] = []
@@ -342,12 +354,14 @@ class _Page:
     def __init__(
         self,
         query: ListQuery,
+        fingerprint: str,
         sort: SortKey | None,
         after: OrderKey | None,
         cursors: CursorCodec,
         kinds: Sequence[ResourceKind],
     ) -> None:
         self._query = query
+        self._fingerprint = fingerprint
         self._sort = sort
         self._after = after
         self._cursors = cursors
@@ -386,4 +400,4 @@ class _Page:
         return ListResult(page, total, self.cursor_at(page[-1]) if more and page else None)
 
     def cursor_at(self, found: Found) -> str:
-        return self._cursors.issue(self.key(found), self._query.fingerprint(), self._query.count)
+        return self._cursors.issue(self.key(found), self._fingerprint, self._query.count)
