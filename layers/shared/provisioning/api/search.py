@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from itertools import groupby
 from typing import Any
 
+from scim2_models import Context
+
 from provisioning.api.resources import ResourceEndpoints
 from provisioning.http.app import Request, Response
 from provisioning.scim.cursor import CursorCodec, cursor_key
@@ -25,12 +27,14 @@ class SearchEndpoints:
         self._endpoints = endpoints
 
     def listing(self, request: Request) -> Response:
-        return self._answer(request, parse_list_query(request.params, self._search.models))
+        query = parse_list_query(request.params, self._search.models)
+        return self._answer(request, query, Context.RESOURCE_QUERY_RESPONSE)
 
     def search(self, request: Request) -> Response:
-        return self._answer(request, parse_search_request(request.json(), self._search.models))
+        query = parse_search_request(request.json(), self._search.models)
+        return self._answer(request, query, Context.SEARCH_RESPONSE)
 
-    def _answer(self, request: Request, query: ListQuery) -> Response:
+    def _answer(self, request: Request, query: ListQuery, context: Context) -> Response:
         # Cursors are signed for the caller's credential: a cursor works only for whoever
         # holds the token it was issued to (RFC 9865 §5).
         cursors = CursorCodec(cursor_key(request.org_id, request.header("authorization") or ""))
@@ -41,7 +45,7 @@ class SearchEndpoints:
         if query.count == 0:
             # RFC 7644 §3.4.2.4: count=0 asks for totalResults alone.
             return Response(200, body)
-        resources = self._render(result.resources, request, query)
+        resources = self._render(result.resources, request, query, context)
         next_cursor = result.next_cursor
         if len(resources) < len(result.resources):
             # The response budget ended the page early: resume after what was sent.
@@ -57,14 +61,15 @@ class SearchEndpoints:
         return Response(200, body)
 
     def _render(
-        self, found: list[Found], request: Request, query: ListQuery
+        self, found: list[Found], request: Request, query: ListQuery, context: Context
     ) -> list[dict[str, Any]]:
         """Render the page in order, each run of one type by its endpoints; stop where a run
         came back short (its response budget was spent)."""
         rendered: list[dict[str, Any]] = []
         for kind_name, run in groupby(found, key=lambda item: item.kind.name):
             stored = [item.stored for item in run]
-            bodies = self._endpoints[kind_name].render_page(stored, request, query.projection)
+            endpoints = self._endpoints[kind_name]
+            bodies = endpoints.render_page(stored, request, query.projection, context)
             rendered += bodies
             if len(bodies) < len(stored):
                 break
