@@ -27,7 +27,7 @@ class _Reader:
     head: Path[Any]  # the attribute itself, or the multi-valued attribute holding it
     sub_attribute: str | None  # the Python name to read from the chosen value
     multi_valued: bool
-    case_exact: bool
+    binding: AttributeBinding  # compares strings as filters do (NFC; lower case unless caseExact)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class SortKey:
         found = reader.head.get(resource, strict=False)
         if reader.multi_valued:
             found = _chosen_value(found, reader.sub_attribute)
-        return _comparable(found, reader.case_exact)
+        return _comparable(found, reader.binding)
 
 
 def sort_key(sort_by: str, models: Sequence[type[Resource[Any]]]) -> SortKey:
@@ -70,13 +70,13 @@ def _reader(model: type[Resource[Any]], sort_by: str, binding: AttributeBinding)
     if not binding.is_multivalued:
         if _is_complex(binding.target_type):
             raise InvalidValueException(detail=f"sort by a sub-attribute of {sort_by}")
-        return _Reader(Path[model](sort_by), None, False, binding.case_exact)  # type: ignore[valid-type]
+        return _Reader(Path[model](sort_by), None, False, binding)  # type: ignore[valid-type]
     # A multi-valued attribute sorts by its primary value, else its first (§3.4.2.3).
     head = sort_by.rsplit(".", 1)[0] if binding.sub_field_name else sort_by
     sub = binding.sub_field_name
     if sub is None and _is_complex(binding.field_type):
         sub = "value"
-    return _Reader(Path[model](head), sub, True, binding.case_exact)  # type: ignore[valid-type]
+    return _Reader(Path[model](head), sub, True, binding)  # type: ignore[valid-type]
 
 
 def _is_complex(kind: type | None) -> bool:
@@ -90,7 +90,7 @@ def _chosen_value(values: Any, sub_attribute: str | None) -> Any:
     return getattr(chosen, sub_attribute, None) if sub_attribute else chosen
 
 
-def _comparable(value: Any, case_exact: bool) -> SortValue:
+def _comparable(value: Any, binding: AttributeBinding) -> SortValue:
     """Strings compare case-insensitively unless caseExact; dates as instants; numbers as such."""
     if isinstance(value, enum.Enum):
         value = value.value
@@ -105,5 +105,4 @@ def _comparable(value: Any, case_exact: bool) -> SortValue:
         return (0, 2, instant.timestamp())
     if isinstance(value, bytes):
         return (0, 3, base64.b64encode(value).decode())
-    text = str(value)
-    return (0, 3, text if case_exact else text.casefold())
+    return (0, 3, binding.comparable(str(value)))

@@ -5,6 +5,7 @@ drift."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 import email_validator
@@ -22,6 +23,7 @@ from scim2_models import (
     Mutability,
     Pagination,
     Patch,
+    Path,
     Reference,
     Required,
     Resource,
@@ -33,6 +35,7 @@ from scim2_models import (
     Sort,
     User,
 )
+from scim2_models.path import AttributeBinding
 
 # Directories synced from on-premises AD carry addresses on special-use domains (`user@corp.local`);
 # the identity provider is the authority on its users' addresses, so none of them is refused here.
@@ -73,13 +76,23 @@ UserResource = User[EnterpriseUserExtension]
 
 @dataclass(frozen=True)
 class UniqueAttribute:
-    """An attribute whose value is unique per organization, and whether case matters."""
+    """An attribute whose value is unique per organization, of a resource model."""
 
     name: str
-    case_exact: bool
+    model: type[Resource[Any]]
 
     def key(self, value: str) -> str:
-        return value if self.case_exact else value.casefold()
+        """The form filters compare the value in (scim2-models' comparison key: NFC, and lower
+        case unless the attribute is caseExact, RFC 7643 §2.2), so an index lookup, a
+        uniqueness guard and a filter's match agree on which values are equal."""
+        key: str = self._binding.comparable(value)
+        return key
+
+    @cached_property
+    def _binding(self) -> AttributeBinding:
+        binding = Path[self.model](self.name).resolve()  # type: ignore[name-defined]
+        assert binding is not None, f"{self.name} is an attribute of {self.model.__name__}"
+        return binding
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,7 @@ USER = ResourceKind(
     name="User",
     endpoint="/Users",
     model=UserResource,
-    unique=(UniqueAttribute("userName", case_exact=False), UniqueAttribute("externalId", True)),
+    unique=(UniqueAttribute("userName", UserResource), UniqueAttribute("externalId", UserResource)),
 )
 
 # Identity providers deviate from the RFCs in documented ways; each setting names the client.
@@ -149,7 +162,7 @@ GROUP = ResourceKind(
     name="Group",
     endpoint="/Groups",
     model=Group,
-    unique=(UniqueAttribute("displayName", case_exact=False), UniqueAttribute("externalId", True)),
+    unique=(UniqueAttribute("displayName", Group), UniqueAttribute("externalId", Group)),
 )
 
 SERVED_KINDS: tuple[ResourceKind, ...] = (USER, GROUP)
