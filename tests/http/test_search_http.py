@@ -702,3 +702,9 @@ def test_an_unindexed_filter_returns_exactly_the_matches_and_their_total(contoso
     assert body["totalResults"] == 2
     assert body["itemsPerPage"] == 1
     assert names(body, staff)[0] in {"ada", "dave"}
+
+
+def test_a_get_on_the_root_search_is_a_scim_405(contoso: ScimClient) -> None:
+    response = contoso.get("/.search")
+    assert response.status == 405
+    assert response.json()["schemas"] == [ERROR_SCHEMA]

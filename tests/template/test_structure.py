@@ -19,7 +19,7 @@ SCIM_FUNCTIONS = {
 ROUTES = {
     ("ANY", "/scim/v2/Users"): "UsersFunction",
     ("ANY", "/scim/v2/Users/{id}"): "UsersFunction",
-    ("POST", "/scim/v2/.search"): "UsersFunction",
+    ("ANY", "/scim/v2/.search"): "UsersFunction",
     ("ANY", "/scim/v2/ServiceProviderConfig"): "DiscoveryFunction",
     ("ANY", "/scim/v2/ResourceTypes"): "DiscoveryFunction",
     ("ANY", "/scim/v2/ResourceTypes/{id}"): "DiscoveryFunction",

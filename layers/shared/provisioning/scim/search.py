@@ -5,8 +5,9 @@ A filter an index answers (equality on `id` or a unique attribute, a group's `me
 "<user id>"` through the user's memberships, and `or` / `and` of such terms) reads only the
 resources it names. Any other filter, a sort or an exact total needs the
 organization's resources of the endpoint's types: read whole while there are at most
-`scan_limit` of them; beyond that, cursor pages read at most `scan_limit` resources each (and
-may come back short, with a `nextCursor`), and what cannot be bounded is refused with `tooMany`.
+`scan_limit` of them; beyond that, cursor pages examine at most `scan_limit` resources each
+(DynamoDB may have read the rest of its last page of up to 500) and may come back short, with a
+`nextCursor`; what cannot be bounded is refused with `tooMany`.
 """
 
 from __future__ import annotations
