@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+import provisioning.api.resources
 import provisioning.api.search
 from provisioning.scim.cursor import CursorCodec
 from provisioning.scim.resources import CURSOR_TIMEOUT_SECONDS, MAX_RESULTS
@@ -708,3 +709,32 @@ def test_a_get_on_the_root_search_is_a_scim_405(contoso: ScimClient) -> None:
     response = contoso.get("/.search")
     assert response.status == 405
     assert response.json()["schemas"] == [ERROR_SCHEMA]
+
+
+def test_a_root_search_keeps_one_related_entries_budget_across_types(
+    contoso: ScimClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sorted, users and groups interleave; the response's budget for related entries (Lambda's
+    6 MB) is still one for the whole page, and the cursor resumes after what was sent."""
+    first = contoso.create_user("a@x.com", displayName="a")["id"]
+    second = contoso.create_user("c@x.com", displayName="c")["id"]
+    for name in ("b", "d"):
+        members = [{"value": first}, {"value": second}]
+        created = contoso.post(
+            "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": name, "members": members}
+        )
+        assert created.status == 201
+    monkeypatch.setattr(provisioning.api.resources, "RELATED_ENTRIES_PER_RESPONSE", 4)
+    request = {"schemas": [SEARCH_REQUEST], "sortBy": "displayName", "cursor": ""}
+    seen: list[str] = []
+    while True:
+        page = contoso.post("/.search", request).json()
+        entries = sum(
+            len(r.get("members", [])) + len(r.get("groups", [])) for r in page["Resources"]
+        )
+        assert entries <= 4 or page["itemsPerPage"] == 1
+        seen += [r["displayName"] for r in page["Resources"]]
+        if "nextCursor" not in page:
+            break
+        request["cursor"] = page["nextCursor"]
+    assert seen == ["a", "b", "c", "d"]

@@ -118,7 +118,7 @@ def test_a_plain_listing_costs_the_counter_and_one_page(store, calls):
         _, result = run(search, {"count": "5", "startIndex": "11"})
     assert ids(result) == [f"user-{n:03d}" for n in range(10, 15)]
     assert result.total == 30
-    assert made == {"GetItem": 1, "Query": 1}
+    assert made == {"GetItem": 1, "Query": 2}  # the skipped ten by key only, then the page
 
 
 def test_a_cursor_page_of_a_listing_resumes_by_key(store, calls):
@@ -289,3 +289,28 @@ def test_a_cursor_page_of_a_listing_reads_no_more_than_it_returns(store, stack):
     finally:
         events.unregister("provide-client-params.dynamodb.Query", record)
     assert limits == [6]  # the page and one more, to know whether a next page exists
+
+
+@pytest.mark.parametrize("start", ["1", "2", "29", "30", "31", "100"])
+def test_index_pages_start_where_they_say_whatever_the_offset(store, start):
+    users(store, 30)
+    _, result = run(searcher(store, [USER]), {"count": "3", "startIndex": start})
+    first = int(start) - 1
+    assert ids(result) == [f"user-{n:03d}" for n in range(first, min(first + 3, 30))]
+
+
+def test_an_equality_with_an_empty_string_pages_instead_of_reading_an_index(store):
+    seed(store, USER, [{"userName": "a", "externalId": ""}, {"userName": "b", "externalId": "x"}])
+    search = searcher(store, [USER])
+    assert ids(run(search, {"filter": 'userName eq ""'})[1]) == []
+    assert ids(run(search, {"filter": 'externalId eq ""'})[1]) == ["user-000"]
+    assert ids(run(search, {"filter": 'externalId eq "" or id eq "user-001"'})[1]) == [
+        "user-000",
+        "user-001",
+    ]
+
+
+def test_a_member_id_longer_than_any_key_matches_nothing(store):
+    seed(store, GROUP, [{"displayName": "Sales"}])
+    search = searcher(store, [GROUP])
+    assert ids(run(search, {"filter": f'members eq "{"x" * 2100}"'})[1]) == []

@@ -6,7 +6,7 @@ from scim2_models import InvalidFilterException, InvalidValueException
 from provisioning.scim.filters import parse_filter
 from provisioning.scim.query import Projection, parse_list_query
 from provisioning.scim.resources import GROUP, MAX_RESULTS, USER
-from provisioning.scim.search import IndexLookup, index_plan
+from provisioning.scim.search import MEMBER_OF, IndexLookup, index_plan
 
 
 def plan(text, kind=USER):
@@ -104,3 +104,16 @@ def test_projection_reads_comma_separated_attribute_lists():
     assert not projection.excludes("emails")
     assert Projection(excluded=("Members",)).excludes("members")
     assert Projection().parameters() is None
+
+
+def test_and_prefers_an_id_to_a_members_groups():
+    assert plan('members eq "u" and id eq "g"', GROUP) == {IndexLookup("Group", "g", None)}
+
+
+def test_a_members_value_path_matches_no_user_at_the_root():
+    assert plan('members[value eq "u"]') == set()
+    assert plan('members[value eq "u"]', GROUP) == {IndexLookup("Group", "u", MEMBER_OF)}
+
+
+def test_an_empty_string_is_no_index_key():
+    assert plan('userName eq ""') is None

@@ -95,6 +95,22 @@ def _preconditions(request: Request) -> Preconditions:
     return Preconditions(request.header("if-match"), request.header("if-none-match"))
 
 
+class EntryBudget:
+    """The related entries one response may still carry. The first resource is always sent,
+    whatever its size, so a page always makes progress."""
+
+    def __init__(self, entries: int | None = None) -> None:
+        self._left = RELATED_ENTRIES_PER_RESPONSE if entries is None else entries
+        self._taken = False
+
+    def take(self, size: int) -> bool:
+        if self._taken and size > self._left:
+            return False
+        self._left -= size
+        self._taken = True
+        return True
+
+
 class ResourceEndpoints:
     """HTTP face of a resource type's service: parses the request, calls it, renders."""
 
@@ -108,12 +124,14 @@ class ResourceEndpoints:
         request: Request,
         projection: Projection,
         context: Context = Context.RESOURCE_QUERY_RESPONSE,
+        budget: EntryBudget | None = None,
     ) -> list[dict[str, Any]]:
         """Render a page a window of resources at a time (their related reads run concurrently),
-        stopping before a resource that would take the related entries past the budget."""
+        stopping before a resource that would take the related entries past the response's
+        budget (shared by every call that renders into one response)."""
         window = self._related.concurrency if self._related is not None else 1
+        budget = budget if budget is not None else EntryBudget()
         rendered: list[dict[str, Any]] = []
-        entries = 0
 
         def render(stored: StoredResource) -> dict[str, Any]:
             return self.render(stored, request, projection, context)
@@ -121,10 +139,8 @@ class ResourceEndpoints:
         with ThreadPoolExecutor(max_workers=window) as pool:
             for start in range(0, len(resources), window):
                 for body in pool.map(render, resources[start : start + window]):
-                    size = sum(len(v) for v in body.values() if isinstance(v, list))
-                    if rendered and entries + size > RELATED_ENTRIES_PER_RESPONSE:
+                    if not budget.take(sum(len(v) for v in body.values() if isinstance(v, list))):
                         return rendered
-                    entries += size
                     rendered.append(body)
         return rendered
 

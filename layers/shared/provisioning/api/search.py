@@ -9,7 +9,7 @@ from typing import Any
 
 from scim2_models import Context
 
-from provisioning.api.resources import ResourceEndpoints
+from provisioning.api.resources import EntryBudget, ResourceEndpoints
 from provisioning.http.app import Request, Response
 from provisioning.scim.cursor import CursorCodec, cursor_key
 from provisioning.scim.query import ListQuery, parse_list_query, parse_search_request
@@ -66,10 +66,11 @@ class SearchEndpoints:
         """Render the page in order, each run of one type by its endpoints; stop where a run
         came back short (its response budget was spent)."""
         rendered: list[dict[str, Any]] = []
+        budget = EntryBudget()  # one budget for the whole response, whatever the runs
         for kind_name, run in groupby(found, key=lambda item: item.kind.name):
             stored = [item.stored for item in run]
             endpoints = self._endpoints[kind_name]
-            bodies = endpoints.render_page(stored, request, query.projection, context)
+            bodies = endpoints.render_page(stored, request, query.projection, context, budget)
             rendered += bodies
             if len(bodies) < len(stored):
                 break

@@ -19,6 +19,7 @@ from typing import Any
 
 from scim2_models import Path, Resource, ScimFilter, TooManyException
 from scim2_models.path import (
+    AttrPath,
     CompareOperator,
     Comparison,
     FilterNode,
@@ -33,6 +34,7 @@ from provisioning.scim.ordering import SortKey, sort_key
 from provisioning.scim.query import ListQuery
 from provisioning.scim.resources import FILTER_SCAN_LIMIT, GROUP, ResourceKind
 from provisioning.scim.service import resource_model
+from provisioning.store.dynamo import fits_key
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore, StoredResource
 
@@ -100,13 +102,14 @@ def index_plan(node: FilterNode, kind: ResourceKind) -> set[IndexLookup] | None:
     """The index reads that find every resource of `kind` the filter can match, or None when no
     index answers it. An empty set means it matches none (an attribute the type does not
     declare has no value, RFC 7644 §3.4.2.1)."""
-    if (
-        isinstance(node, ValuePath)
-        and kind is GROUP
-        and _is_members(node.attr_path.attr, node.attr_path.uri)
-    ):
+    if isinstance(node, ValuePath):
+        declared = _declares(kind, node.attr_path)
+        if declared is not True:
+            return None if declared is None else set()
         inner = node.val_filter
-        if isinstance(inner, Comparison) and inner.op == CompareOperator.eq:
+        if not _is_members(node.attr_path.attr, node.attr_path.uri):
+            return None
+        if isinstance(inner, Comparison) and inner.op == CompareOperator.eq and inner.value:
             return {IndexLookup(kind.name, value, MEMBER_OF) for value in member_ids(inner)} or None
         return None
     if isinstance(node, Comparison):
@@ -118,20 +121,35 @@ def index_plan(node: FilterNode, kind: ResourceKind) -> set[IndexLookup] | None:
                 return None
             return set().union(*(plan for plan in plans if plan is not None))
         answered = [plan for plan in plans if plan is not None]
-        return min(answered, key=len) if answered else None
+        # The cheapest term: a member's groups may be many, so id and unique values come first.
+        return min(answered, key=lambda plan: (_reads_memberships(plan), len(plan)), default=None)
     return None
+
+
+def _reads_memberships(plan: set[IndexLookup]) -> bool:
+    return any(lookup.position == MEMBER_OF for lookup in plan)
+
+
+def _declares(kind: ResourceKind, path: AttrPath) -> bool | None:
+    """Whether the type declares the attribute (None: a path scim2-models filters with but
+    cannot address, so no index serves it)."""
+    try:
+        return Path[kind.model](str(path)).resolve() is not None  # type: ignore[name-defined]
+    except ValueError:
+        return None
 
 
 def _comparison_plan(node: Comparison, kind: ResourceKind) -> set[IndexLookup] | None:
     path = node.attr_path
-    try:
-        declared = Path[kind.model](str(path)).resolve()  # type: ignore[name-defined]
-    except ValueError:  # a path scim2-models filters with but cannot address: no index for it
-        return None
-    if declared is None:
-        return set()
+    declared = _declares(kind, path)
+    if declared is not True:
+        return None if declared is None else set()
     core = path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
+    # An empty string is no index key (DynamoDB refuses it; nothing is indexed under it), yet a
+    # resource may hold "": such a filter pages.
     if node.op != CompareOperator.eq or not isinstance(node.value, str) or not core:
+        return None
+    if not node.value:
         return None
     name = path.attr.casefold()
     if kind is GROUP and name == "members" and path.sub_attr in (None, "value"):
@@ -283,8 +301,11 @@ class ResourceSearch:
             if skip >= sizes[index]:
                 skip -= sizes[index]
                 continue
-            wanted = skip + query.count - len(found)
-            stored = islice(self._store.iterate(org_id, kind.name, min(wanted, 500)), skip, wanted)
+            wanted = query.count - len(found)
+            # The skipped resources are walked by key only: DynamoDB still reads them, but the
+            # function receives keys, not bodies.
+            start = self._store.id_after(org_id, kind.name, skip) if skip else None
+            stored = islice(self._store.iterate(org_id, kind.name, min(wanted, 500), start), wanted)
             found += [Found(kind, resource) for resource in stored]
             skip = 0
         return ListResult(found, total)
@@ -330,6 +351,8 @@ class _Matcher:
         self._groups_of: dict[str, set[str]] = {}
 
     def groups_of(self, user_id: str) -> set[str]:
+        if not fits_key(user_id):  # no user has such an id (nor could a key hold it)
+            return set()
         if user_id not in self._groups_of:
             self._groups_of[user_id] = set(self._memberships.groups_of(self._org_id, user_id))
         return self._groups_of[user_id]

@@ -156,6 +156,30 @@ class ResourceStore:
         more = "LastEvaluatedKey" in response and resources
         return Page(resources, resources[-1].id if more else None)
 
+    def id_after(self, org_id: str, kind: str, skip: int) -> str | None:
+        """The id of the `skip`-th resource in id order (None when there are fewer), read with
+        keys only: where a page `skip` resources in starts (index pagination)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": s(org_pk(org_id)), ":prefix": s(f"{kind}#")},
+            "ProjectionExpression": "sk",
+            "ConsistentRead": True,
+        }
+        prefix = len(resource_sk(kind, ""))
+        last: str | None = None
+        while skip > 0:
+            response = self._client.query(**arguments, Limit=min(skip, 10_000))
+            items = response.get("Items", [])
+            if not items:
+                return None
+            skip -= len(items)
+            last = items[-1]["sk"]["S"][prefix:]
+            if skip > 0 and "LastEvaluatedKey" not in response:
+                return None
+            arguments["ExclusiveStartKey"] = response.get("LastEvaluatedKey")
+        return last
+
     def iterate(
         self, org_id: str, kind: str, page_size: int = 500, after_id: str | None = None
     ) -> Iterator[StoredResource]:
