@@ -401,21 +401,20 @@ class _Page:
     def of(self, matched: list[Found]) -> ListResult:
         """The page of a fully known result: the total is exact."""
         descending = self._query.sort is not None and self._query.sort.descending
-        ordered = sorted(matched, key=self.key, reverse=descending)
-        total = len(ordered)
+        # Each key once: a sort value costs a model validation.
+        keyed = sorted(((self.key(f), f) for f in matched), key=lambda pair: pair[0])
+        if descending:
+            keyed.reverse()
+        total = len(keyed)
         if self._query.count == 0:
             return ListResult([], total)
         if not self._query.by_cursor:
             skip = self._query.start_index - 1
-            return ListResult(ordered[skip : skip + self._query.count], total)
-        if self._after is not None:
-            after = self._after
-            ordered = [
-                found
-                for found in ordered
-                if (self.key(found) < after if descending else self.key(found) > after)
-            ]
-        return self.cut(ordered[: self._query.count + 1], total)
+            return ListResult([f for _, f in keyed[skip : skip + self._query.count]], total)
+        after = self._after
+        if after is not None:
+            keyed = [(k, f) for k, f in keyed if (k < after if descending else k > after)]
+        return self.cut([f for _, f in keyed[: self._query.count + 1]], total)
 
     def cut(self, chosen: list[Found], total: int | None) -> ListResult:
         """The first `count` of `chosen` (ordered, one more than a page when there is more)."""
