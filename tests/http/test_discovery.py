@@ -18,6 +18,7 @@ from provisioning.scim.resources import (
 from tests.conftest import ERROR_SCHEMA, SCIM_JSON, ScimClient
 from tests.unit.test_discovery_models import SCHEMAS_OF_KINDS, _assert_described
 
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "https://"  # locations are absolute URLs on the API's domain
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -145,3 +146,18 @@ def test_paging_parameters_are_ignored(contoso: ScimClient) -> None:
     """RFC 7644 §4: sorting and pagination SHALL be ignored on discovery endpoints."""
     everything = ok(contoso.get("/Schemas"))
     assert ok(contoso.get("/Schemas?count=1&startIndex=2&sortBy=id")) == everything
+
+
+def test_the_group_schema_promises_exactly_the_member_attributes_a_group_carries(
+    contoso: ScimClient,
+) -> None:
+    """Members are returned as their id alone (the 6 MB response budget): the served schema
+    must not promise `$ref`, `type` or `display`, which a client sends but is never given."""
+    user = contoso.create_user("member@contoso.com")
+    sent = {"value": user["id"], "display": "Member", "type": "User"}
+    group = contoso.post("/Groups", {"displayName": "Team", "members": [sent]}).json()
+    carried = {name for member in group["members"] for name in member}
+    schema = contoso.get(f"/Schemas/{quote(GROUP_URN)}").json()
+    members = next(a for a in schema["attributes"] if a["name"] == "members")
+    promised = {sub["name"] for sub in members["subAttributes"] if sub["returned"] != "never"}
+    assert promised == carried == {"value"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import email_validator
 from pydantic import Field
@@ -19,7 +19,6 @@ from scim2_models import (
     EnterpriseUser,
     ETag,
     Filter,
-    Group,
     Mutability,
     Pagination,
     Patch,
@@ -34,6 +33,9 @@ from scim2_models import (
     ServiceProviderConfig,
     Sort,
     User,
+)
+from scim2_models import (
+    Group as _RfcGroup,
 )
 from scim2_models.path import AttributeBinding
 
@@ -72,6 +74,22 @@ class EnterpriseUserExtension(EnterpriseUser):
 
 
 UserResource = User[EnterpriseUserExtension]
+
+
+class Member(ComplexAttribute):
+    """A group member as this service keeps and returns it: the user's id (RFC 7643 §4.2
+    `value`, immutable). `$ref`, `type` and `display` are not kept: with them 100,000 members
+    would not fit Lambda's 6 MB response, and discovery must not promise what is not returned."""
+
+    value: Annotated[str | None, Mutability.immutable, CaseExact.true] = None
+
+
+class Group(_RfcGroup):
+    """RFC 7643 §4.2 Group, with members as this service returns them."""
+
+    members: list[Member] | None = None  # type: ignore[assignment]
+
+    Members: ClassVar[type[ComplexAttribute]] = Member
 
 
 @dataclass(frozen=True)
