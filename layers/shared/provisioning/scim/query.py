@@ -18,7 +18,7 @@ from scim2_models import (
 
 from provisioning.scim.errors import from_validation_error
 from provisioning.scim.filters import parse_filter
-from provisioning.scim.ordering import sort_key
+from provisioning.scim.ordering import SortKey, sort_key
 from provisioning.scim.resources import DEFAULT_PAGE_SIZE, MAX_RESULTS
 
 
@@ -63,6 +63,7 @@ class SortOrder:
     §3.4.2.3: ascending unless told otherwise)."""
 
     attribute: str
+    key: SortKey
     descending: bool = False
 
 
@@ -157,8 +158,8 @@ def _sort_order(
         descending = order.strip().casefold() == "descending"
     if sort_by is None or not sort_by.strip():
         return None
-    sort_key(sort_by.strip(), models)  # refuse an attribute nothing can be sorted by, now
-    return SortOrder(sort_by.strip(), descending)
+    # Bound now: an attribute nothing can be sorted by is refused before any read.
+    return SortOrder(sort_by.strip(), sort_key(sort_by.strip(), models), descending)
 
 
 def _core_name(name: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from itertools import chain, islice
 from typing import Any
 
@@ -30,7 +31,7 @@ from scim2_models.path import (
 )
 
 from provisioning.scim.cursor import CursorCodec
-from provisioning.scim.ordering import SortKey, sort_key
+from provisioning.scim.ordering import SortKey
 from provisioning.scim.query import ListQuery
 from provisioning.scim.resources import FILTER_SCAN_LIMIT, GROUP, ResourceKind
 from provisioning.scim.service import resource_model
@@ -63,6 +64,11 @@ class IndexLookup:
 class Found:
     kind: ResourceKind
     stored: StoredResource
+
+    @cached_property
+    def model(self) -> Resource[Any]:
+        """The stored body as its model, validated once for the filter and the sort alike."""
+        return resource_model(self.kind, self.stored)
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ class ResourceSearch:
         after: OrderKey | None = None
         if query.cursor:
             after = cursors.read(query.cursor, self._fingerprint(query), query.count)
-        sort = sort_key(query.sort.attribute, self.models) if query.sort else None
+        sort = query.sort.key if query.sort else None
         page = _Page(query, self._fingerprint(query), sort, after, cursors, self.kinds)
         matcher = _Matcher(org_id, query.filter, self._memberships)
         plans = self._plans(query.filter)
@@ -216,7 +222,7 @@ class ResourceSearch:
 
     def cursor_after(self, query: ListQuery, found: Found, cursors: CursorCodec) -> str:
         """A cursor resuming after `found` (a page cut short after its query ran)."""
-        sort = sort_key(query.sort.attribute, self.models) if query.sort else None
+        sort = query.sort.key if query.sort else None
         return _Page(query, self._fingerprint(query), sort, None, cursors, self.kinds).cursor_at(
             found
         )
@@ -361,7 +367,7 @@ class _Matcher:
         if self._filter is None:
             return True
         if found.kind is not GROUP or not self._members:
-            return self._filter.match(resource_model(found.kind, found.stored))
+            return self._filter.match(found.model)
         held = [u for u in sorted(self._members) if found.stored.id in self.groups_of(u)]
         body = {**found.stored.body, "members": [{"value": user_id} for user_id in held]}
         return self._filter.match(resource_model(found.kind, replace(found.stored, body=body)))
@@ -395,7 +401,7 @@ class _Page:
         position: OrderKey = [self._kind_index[found.kind.name], found.stored.id]
         if self._sort is None:
             return position
-        value = self._sort.value(resource_model(found.kind, found.stored))
+        value = self._sort.value(found.model)
         return [*value, *position]
 
     def of(self, matched: list[Found]) -> ListResult:
