@@ -10,13 +10,11 @@ from urllib.parse import quote
 import pytest
 
 from provisioning.scim.resources import (
-    CURSOR_TIMEOUT_SECONDS,
-    DEFAULT_PAGE_SIZE,
     MAX_RESULTS,
     SERVED_KINDS,
 )
 from tests.conftest import ERROR_SCHEMA, SCIM_JSON, ScimClient
-from tests.unit.test_discovery_models import SCHEMAS_OF_KINDS, _assert_described
+from tests.unit.test_discovery_models import PAGINATION, SCHEMAS_OF_KINDS, _assert_described
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "https://"  # locations are absolute URLs on the API's domain
@@ -49,14 +47,7 @@ def test_service_provider_config_states_what_the_service_supports(contoso: ScimC
     assert config["changePassword"] == {"supported": False}
     assert config["sort"] == {"supported": True}
     assert config["etag"] == {"supported": True}
-    assert config["pagination"] == {
-        "cursor": True,
-        "index": True,
-        "defaultPaginationMethod": "index",
-        "defaultPageSize": DEFAULT_PAGE_SIZE,
-        "maxPageSize": MAX_RESULTS,
-        "cursorTimeout": CURSOR_TIMEOUT_SECONDS,
-    }
+    assert config["pagination"] == PAGINATION
     [scheme] = config["authenticationSchemes"]
     assert scheme["type"] == "oauthbearertoken"
     assert scheme["specUri"] == "https://www.rfc-editor.org/info/rfc6750"

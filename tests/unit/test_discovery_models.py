@@ -47,6 +47,16 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # RFC 7643 §3.1: common attributes belong to no schema; `schemas` is the resource's envelope.
 COMMON = {"schemas", "id", "external_id", "meta"}
 
+# RFC 9865 §4, as the configuration must state it (also checked over HTTP).
+PAGINATION = {
+    "cursor": True,
+    "index": True,
+    "defaultPaginationMethod": "index",
+    "defaultPageSize": DEFAULT_PAGE_SIZE,
+    "maxPageSize": MAX_RESULTS,
+    "cursorTimeout": CURSOR_TIMEOUT_SECONDS,
+}
+
 
 def request(path: str, params: dict[str, str] | None = None, **path_params: str) -> Request:
     return Request(
@@ -89,14 +99,7 @@ def test_service_provider_config_states_exactly_what_is_supported() -> None:
                 "primary": True,
             }
         ],
-        "pagination": {
-            "cursor": True,
-            "index": True,
-            "defaultPaginationMethod": "index",
-            "defaultPageSize": DEFAULT_PAGE_SIZE,
-            "maxPageSize": MAX_RESULTS,
-            "cursorTimeout": CURSOR_TIMEOUT_SECONDS,
-        },
+        "pagination": PAGINATION,
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": f"{BASE}/ServiceProviderConfig",
