@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
 from provisioning import clients
-from provisioning.auth.tokens import OrganizationExistsError, TokenService
+from provisioning.auth.tokens import OrganizationExistsError, RotationConflictError, TokenService
 
 
 @pytest.fixture
@@ -65,3 +67,49 @@ def test_a_rotation_that_cannot_read_the_secret_fails_and_revokes_nothing(tokens
         client.meta.events.unregister("before-call.secrets-manager.GetSecretValue", throttled)
     fresh = TokenService(client, "scim/orgs/")
     assert fresh.verify(first) == "contoso"
+
+
+def test_two_rotations_at_once_keep_both_new_tokens(tokens):
+    """Both rotations read the secret's current version before either writes: a plain put would
+    let the second write drop the first one's token."""
+    first = tokens.create_organization("contoso")
+    client = clients.secrets_manager()
+    both_read = threading.Barrier(2, timeout=10)
+    waited: set[int] = set()
+
+    def hold_first_read(**_):
+        if threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            both_read.wait()
+
+    client.meta.events.register("after-call.secrets-manager.GetSecretValue", hold_first_read)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rotations = [
+                pool.submit(tokens.rotate, "contoso", timedelta(hours=24)) for _ in range(2)
+            ]
+            issued = [rotation.result(timeout=30) for rotation in rotations]
+    finally:
+        client.meta.events.unregister("after-call.secrets-manager.GetSecretValue", hold_first_read)
+    assert len(waited) == 2
+    fresh = TokenService(client, "scim/orgs/")
+    assert [fresh.verify(token) for token in [first, *issued]] == ["contoso"] * 3
+
+
+def test_a_rotation_that_keeps_losing_gives_up_and_changes_nothing(tokens):
+    first = tokens.create_organization("contoso")
+    client = clients.secrets_manager()
+
+    def lost(**_):
+        raise client.exceptions.InvalidParameterException(
+            {"Error": {"Code": "InvalidParameterException", "Message": "not current"}},
+            "UpdateSecretVersionStage",
+        )
+
+    client.meta.events.register("before-call.secrets-manager.UpdateSecretVersionStage", lost)
+    try:
+        with pytest.raises(RotationConflictError):
+            tokens.rotate("contoso", timedelta(0))
+    finally:
+        client.meta.events.unregister("before-call.secrets-manager.UpdateSecretVersionStage", lost)
+    assert TokenService(client, "scim/orgs/").verify(first) == "contoso"

@@ -29,6 +29,7 @@ from provisioning.auth.tokens import (
     InvalidOrganizationIdError,
     OrganizationExistsError,
     OrganizationNotFoundError,
+    RotationConflictError,
     TokenService,
 )
 from provisioning.scim.resources import USER
@@ -121,6 +122,10 @@ class AdminService:
             raise InvalidInputError(str(exc)) from None
         except OrganizationNotFoundError:
             raise NotFoundError(f"organization {org_id} has no SCIM token") from None
+        except RotationConflictError:
+            raise ConflictError(
+                f"the tokens of organization {org_id} are being rotated by someone else; retry"
+            ) from None
 
     # --- settings ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,11 @@ DIGEST_CACHE_SECONDS = 30
 # How long a rotated-out token keeps working unless the caller says otherwise: time enough to paste
 # the new one into the identity provider without an outage. Zero revokes it at once.
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
+# Secrets Manager's staging labels: the value verifiers read, and a rotation's candidate.
+_CURRENT = "AWSCURRENT"
+_STAGED = "AWSPENDING"
+# Rotations that lose to a concurrent one read again this many times before giving up.
+_ROTATION_ATTEMPTS = 5
 
 
 class InvalidOrganizationIdError(ValueError):
@@ -45,6 +51,10 @@ class OrganizationExistsError(ValueError):
 
 class OrganizationNotFoundError(LookupError):
     """The organization has no token secret to rotate."""
+
+
+class RotationConflictError(RuntimeError):
+    """Other rotations of the organization's tokens kept winning; nothing was changed."""
 
 
 def _utc_now() -> datetime:
@@ -155,22 +165,52 @@ class TokenService:
     def rotate(self, org_id: str, grace: timedelta = DEFAULT_ROTATION_GRACE) -> str:
         """Issue a new token; the current ones stay valid for `grace` so the admin can paste the new
         one into the identity provider without an outage (a zero grace revokes them now). Expired
-        entries are dropped."""
-        now = self._clock()
-        token = new_token(org_id)
-        kept = [
-            StoredToken(t.digest, t.issued_at, min(t.expires_at or now + grace, now + grace))
-            for t in self._current(org_id)
-            if t.is_valid_at(now)
-        ]
-        kept.append(StoredToken(digest(token), now))
+        entries are dropped.
+
+        Two rotations at once must not lose a token, and a plain PutSecretValue is last-writer-
+        wins. So the new digests go into a version that is not yet current (staged AWSPENDING),
+        and UpdateSecretVersionStage moves AWSCURRENT to it with `RemoveFromVersionId` set to the
+        version that was read: Secrets Manager refuses the move (InvalidParameterException) when
+        AWSCURRENT is no longer on that version, which is a compare-and-swap on the current
+        version. The loser reads the winner's version and tries again."""
+        for _ in range(_ROTATION_ATTEMPTS):
+            now = self._clock()
+            read_version, current = self._current(org_id)
+            token = new_token(org_id)
+            kept = [
+                StoredToken(t.digest, t.issued_at, min(t.expires_at or now + grace, now + grace))
+                for t in current
+                if t.is_valid_at(now)
+            ]
+            kept.append(StoredToken(digest(token), now))
+            if self._replace_current(org_id, read_version, kept):
+                return token
+        raise RotationConflictError(org_id)
+
+    def _replace_current(self, org_id: str, read_version: str, stored: list[StoredToken]) -> bool:
+        """Make `stored` the current value if `read_version` still is; False if it is not."""
+        name = self.secret_name(org_id)
         try:
-            self._client.put_secret_value(
-                SecretId=self.secret_name(org_id), SecretString=self._serialize(kept)
+            staged = self._client.put_secret_value(
+                SecretId=name,
+                SecretString=self._serialize(stored),
+                ClientRequestToken=str(uuid.uuid4()),
+                VersionStages=[_STAGED],
+            )
+            self._client.update_secret_version_stage(
+                SecretId=name,
+                VersionStage=_CURRENT,
+                MoveToVersionId=staged["VersionId"],
+                RemoveFromVersionId=read_version,
             )
         except self._client.exceptions.ResourceNotFoundException as exc:
             raise OrganizationNotFoundError(org_id) from exc
-        return token
+        except self._client.exceptions.InvalidParameterException:
+            # AWSCURRENT moved off the version read: another rotation won. The staged version
+            # loses AWSPENDING to the next attempt's, and Secrets Manager removes unlabelled
+            # versions by itself.
+            return False
+        return True
 
     def verify(self, token: str) -> str | None:
         """The organization the token authenticates, or None: malformed, unknown or revoked."""
@@ -183,19 +223,26 @@ class TokenService:
     def _read(self, org_id: str, max_age: int) -> list[StoredToken]:
         """For verification: an unreadable secret authenticates nobody."""
         try:
-            value = self._provider.get(self.secret_name(org_id), max_age=max_age, transform="json")
+            # AWSCURRENT is GetSecretValue's default on AWS; named because moto's default does
+            # not follow the label when UpdateSecretVersionStage moves it (see `rotate`).
+            value = self._provider.get(
+                self.secret_name(org_id), max_age=max_age, transform="json", VersionStage=_CURRENT
+            )
         except GetParameterError:
             return []
         return _parse(value)
 
-    def _current(self, org_id: str) -> list[StoredToken]:
-        """For rotation, uncached: an error other than "no such organization" propagates, since
-        taking it for "no token" would revoke every token without grace."""
+    def _current(self, org_id: str) -> tuple[str, list[StoredToken]]:
+        """For rotation, uncached: the current version's id and tokens. An error other than "no
+        such organization" propagates, since taking it for "no token" would revoke every token
+        without grace."""
         try:
-            response = self._client.get_secret_value(SecretId=self.secret_name(org_id))
+            response = self._client.get_secret_value(
+                SecretId=self.secret_name(org_id), VersionStage=_CURRENT
+            )
         except self._client.exceptions.ResourceNotFoundException as exc:
             raise OrganizationNotFoundError(org_id) from exc
-        return _parse(json.loads(response["SecretString"]))
+        return response["VersionId"], _parse(json.loads(response["SecretString"]))
 
     @staticmethod
     def _serialize(stored: list[StoredToken]) -> str:
