@@ -25,6 +25,8 @@ ROUTES = {
     ("ANY", "/scim/v2/ResourceTypes/{id}"): "DiscoveryFunction",
     ("ANY", "/scim/v2/Schemas"): "DiscoveryFunction",
     ("ANY", "/scim/v2/Schemas/{id}"): "DiscoveryFunction",
+    # Every unmatched path gets a SCIM Error, not API Gateway's bare 404.
+    ("ANY", "$default"): "DiscoveryFunction",
 }
 PSEUDO = {
     "AWS::AccountId",
@@ -43,7 +45,9 @@ def http_api_events(functions: Mapping[str, Mapping[str, Any]]) -> Iterator[tupl
     for logical_id, props in functions.items():
         for name, event in (props.get("Events") or {}).items():
             if event["Type"] == "HttpApi":
-                yield logical_id, name, event.get("Properties") or {}
+                props = event.get("Properties") or {}
+                # SAM: an HttpApi event with neither Path nor Method is the API's $default route.
+                yield logical_id, name, {"Method": "ANY", "Path": "$default", **props}
 
 
 # ---------------------------------------------------------------- references
@@ -162,7 +166,8 @@ def test_every_function_gets_the_shared_environment(
         assert variables["TABLE_NAME"] == {"Ref": "DirectoryTable"}, logical_id
         assert variables["TOKEN_SECRET_PREFIX"] == "scim/orgs/", logical_id
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "ScimProvisioning", logical_id
-        assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO", logical_id
+        assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}, logical_id
+        assert variables["MAX_BODY_BYTES"] == {"Ref": "MaxRequestBodyBytes"}, logical_id
         services.append(variables["POWERTOOLS_SERVICE_NAME"])
     assert len(services) == len(set(services)), f"service names must differ: {services}"
 
@@ -215,8 +220,10 @@ def test_http_api_with_the_token_authorizer_as_default(resources: Mapping[str, A
         "FunctionArn": {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]},
         "AuthorizerPayloadFormatVersion": "2.0",
         "EnableSimpleResponses": True,
-        "Identity": {"Headers": ["Authorization"], "ReauthorizeEvery": 300},
     }
+    # No identity source: API Gateway would answer a request without one with its own non-SCIM
+    # 401, before the authorizer (and so the functions' SCIM 401) could.
+    assert "Identity" not in auth["Authorizers"]["ScimTokenAuthorizer"]
     assert api["Properties"].get("PayloadFormatVersion", "2.0") == "2.0"
 
 
@@ -243,7 +250,9 @@ def test_every_route_is_behind_the_token_authorizer_or_iam(
         authorizer = (props.get("Auth") or {}).get("Authorizer", "ScimTokenAuthorizer")
         expected = "AWS_IAM" if props["Path"].startswith("/admin/") else "ScimTokenAuthorizer"
         assert authorizer == expected, where
-        assert props["Path"].startswith(("/scim/v2/", "/admin/")), where
+        assert props["Path"] == "$default" or props["Path"].startswith(("/scim/v2/", "/admin/")), (
+            where
+        )
         assert props.get("PayloadFormatVersion", "2.0") == "2.0", where
     for logical_id, props in functions.items():
         for name, event in (props.get("Events") or {}).items():

@@ -13,6 +13,9 @@ _VARIABLES = {
     "token_secret_prefix": "TOKEN_SECRET_PREFIX",
     "event_bus_name": "EVENT_BUS_NAME",
     "fanout_queue_url": "FANOUT_QUEUE_URL",
+    "max_body_bytes": "MAX_BODY_BYTES",
+    "token_cache_seconds": "TOKEN_CACHE_SECONDS",
+    "token_grace_hours": "TOKEN_GRACE_HOURS",
 }
 
 
@@ -21,10 +24,16 @@ class Settings(BaseModel):
 
     table_name: str = Field(min_length=3)
     token_secret_prefix: str = "scim/orgs/"  # noqa: S105 - a secret *name* prefix
-    max_body_bytes: int = 1_048_576
+    # The template's MaxRequestBodyBytes: below Lambda's 6 MB invocation payload limit.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=6_000_000)
     max_page_size: int = 200
     event_bus_name: str = ""  # only the publisher puts events
     fanout_queue_url: str = ""  # only the fan-out queues its follow-up chunks
+    # The template's AuthorizerCacheSeconds: how long a warm authorizer trusts its copy of an
+    # organization's token digests (so how long a revoked token may still pass).
+    token_cache_seconds: int = Field(default=30, ge=0, le=3600)
+    # The template's TokenGraceHours: the default life of the previous token after a rotation.
+    token_grace_hours: int = Field(default=24, ge=0, le=720)
 
 
 def get_settings() -> Settings:
