@@ -120,6 +120,7 @@ ADMIN_SECRETS_ACTIONS = {
     "secretsmanager:CreateSecret",
     "secretsmanager:GetSecretValue",
     "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
     "secretsmanager:DescribeSecret",
 }
 
