@@ -18,9 +18,11 @@ from provisioning.settings import Settings, get_settings
 from provisioning.store.access import AccessStore
 from provisioning.store.dynamo import MissingReferenceError, StaleVersionError
 from provisioning.store.outbox import outbox_item
-from provisioning.store.resources import ResourceStore
+from provisioning.store.resources import ResourceStore, StoredResource
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
     from provisioning.store.organizations import OrganizationStore
 
 _ATTEMPTS = 8
@@ -116,6 +118,22 @@ class AccessService:
                 continue  # the record or the user changed meanwhile: read again
             return self._access.record(org_id, user_id, target)
         raise ConflictError("the access record is changing too often; retry")
+
+    def creator_grant(
+        self, org_id: str, user: StoredResource, target: Target
+    ) -> list[TransactWriteItemTypeDef]:
+        """The items that make `user` (as read) Editor of a target created in the same
+        transaction (a member's new workspace): the record, a check that the user is still as
+        read, and the Access.Granted event. Nothing can hold a record on a new target yet."""
+        record = AccessRecord(
+            user_id=user.id,
+            target=target,
+            sources=with_direct((), Level.EDITOR),
+            active=is_active(user),
+        )
+        guard = self._resources.version_check(org_id, USER.name, user.id, user.version)
+        items, _changes = self._writer.transaction(org_id, [(None, record)], {user.id: guard})
+        return items
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from provisioning.access.errors import (
 from provisioning.access.model import (
     Folder,
     FolderRevocation,
-    Level,
     OrgSettings,
     Target,
     TargetKind,
@@ -36,12 +35,14 @@ from provisioning.scim.resources import USER
 from provisioning.scim.users import is_active
 from provisioning.settings import Settings, get_settings
 from provisioning.store.organizations import OrganizationStore
-from provisioning.store.resources import ResourceStore
+from provisioning.store.resources import ResourceStore, StoredResource
 
 if TYPE_CHECKING:
     from provisioning.access.service import AccessService
 
 HOME_FOLDER_NAME = "Home"
+# A member's workspace creation reads the member and the setting again after a failed check.
+_ATTEMPTS = 4
 
 
 def _new_id() -> str:
@@ -147,10 +148,8 @@ class AdminService:
     ) -> tuple[Workspace, Folder]:
         """A workspace with its home folder. Created by a member (`created_by`, a SCIM user of the
         organization) only if the organization allows members to, and the member becomes its
-        Editor by a direct grant (written after the workspace: if that fails, the admin can grant
-        it with `access set`)."""
-        if created_by is not None:
-            self._require_creating_member(org_id, created_by)
+        Editor by a direct grant, in the same transaction as the workspace: the setting and the
+        member (active, unchanged since read) are checked in it too."""
         workspace = Workspace(
             id=_new_id(), name=name, home_folder_id=_new_id(), created_by=created_by
         )
@@ -160,11 +159,19 @@ class AdminService:
             workspace_id=workspace.id,
             home=True,
         )
-        self._organizations.create_workspace(org_id, workspace, home)
-        if created_by is not None:
-            target = Target(type=TargetKind.WORKSPACE, id=workspace.id)
-            self._access.set_direct(org_id, created_by, target, Level.EDITOR)
-        return workspace, home
+        if created_by is None:
+            self._organizations.create_workspace(org_id, workspace, home)
+            return workspace, home
+        target = Target(type=TargetKind.WORKSPACE, id=workspace.id)
+        for _ in range(_ATTEMPTS):
+            member = self._require_creating_member(org_id, created_by)
+            grant = self._access.creator_grant(org_id, member, target)
+            try:
+                self._organizations.create_workspace(org_id, workspace, home, grant)
+            except NotFoundError:
+                continue  # the setting, the organization or the member changed: check again
+            return workspace, home
+        raise ConflictError(f"user {created_by} is changing too often; retry")
 
     def workspaces(self, org_id: str) -> list[Workspace]:
         if not self._organizations.organization_exists(org_id):
@@ -181,7 +188,7 @@ class AdminService:
             raise NotFoundError(f"workspace {workspace_id} does not exist")
         return self._organizations.folders_of(org_id, workspace_id)
 
-    def _require_creating_member(self, org_id: str, user_id: str) -> None:
+    def _require_creating_member(self, org_id: str, user_id: str) -> StoredResource:
         if not self.organization(org_id).settings.allow_members_to_create_workspaces:
             raise ForbiddenError(f"members of organization {org_id} may not create workspaces")
         user = self._resources.get(org_id, USER.name, user_id)
@@ -189,3 +196,4 @@ class AdminService:
             raise NotFoundError(f"user {user_id} not found")
         if not is_active(user):
             raise ForbiddenError(f"user {user_id} is deactivated")
+        return user

@@ -205,13 +205,32 @@ class OrganizationStore:
 
     # --- workspaces --------------------------------------------------------------------------
 
-    def create_workspace(self, org_id: str, workspace: Workspace, home: Folder) -> None:
-        """The workspace and its home folder in one transaction, in an existing organization."""
+    def create_workspace(
+        self,
+        org_id: str,
+        workspace: Workspace,
+        home: Folder,
+        creator_grant: Sequence[TransactWriteItemTypeDef] = (),
+    ) -> None:
+        """The workspace and its home folder in one transaction, in an existing organization.
+
+        A member's workspace (`workspace.created_by`) also needs the organization to allow it,
+        checked in the same transaction, and commits `creator_grant` (the member's access and
+        its event) with it: a refusal or a failure leaves neither. A failed check is a 404
+        naming the organization; the caller tells which check failed."""
+        check = self._organization_check(org_id)
+        if workspace.created_by is not None:
+            check["ConditionCheck"]["ConditionExpression"] = (
+                "attribute_exists(pk) AND (attribute_not_exists(allowMembersToCreateWorkspaces)"
+                " OR allowMembersToCreateWorkspaces = :allowed)"
+            )
+            check["ConditionCheck"]["ExpressionAttributeValues"] = {":allowed": {"BOOL": True}}
         self._create(
             [
-                self._organization_check(org_id),
+                check,
                 self._put_new(_workspace_item(org_id, workspace)),
                 self._put_new(_folder_item(org_id, home)),
+                *creator_grant,
             ],
             missing=f"organization {org_id} does not exist",
             conflict=f"workspace {workspace.id} already exists",
