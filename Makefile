@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: run test lint format bench validate build clean
+.PHONY: run test lint format bench validate build invoke clean
 
 $(BIN)/activate: pyproject.toml layers/shared/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(BIN)/activate ## Lint, format check and strict typing of the shared pack
 format: $(BIN)/activate
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+invoke: $(BIN)/activate ## Run one handler on one event on moto, as `sam local invoke` would: make invoke FN=users EVENT=events/users_get.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>" >&2; exit 2; }
+	$(BIN)/python -m provisioning.local.invoke "$(FN)" "$(EVENT)"
 
 bench: $(BIN)/activate ## Print the benchmark figures quoted in the README (not a test).
 	$(BIN)/python -m tests.bench
