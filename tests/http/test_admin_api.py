@@ -213,3 +213,40 @@ def test_who_has_access_to_an_unknown_folder_is_not_found(stack, acme):
 
 def test_access_of_an_unknown_user_is_not_found(stack, acme):
     assert call(stack, "GET", f"/orgs/{ORG}/users/nobody/access")[0] == 404
+
+
+def test_organizations_are_listed_in_id_order_a_page_at_a_time(stack):
+    for org_id in ["globex", "acme", "initech"]:
+        assert call(stack, "POST", "/orgs", {"id": org_id})[0] == 201
+    status, first = call(stack, "GET", "/orgs?limit=2")
+    assert status == 200
+    assert [org["id"] for org in first["organizations"]] == ["acme", "globex"]
+    assert first["organizations"][0]["settings"]["folderRevocation"] == "automatic"
+    assert first["next"] == "globex"
+    status, rest = call(stack, "GET", f"/orgs?limit=2&after={first['next']}")
+    assert (status, [org["id"] for org in rest["organizations"]], rest["next"]) == (
+        200,
+        ["initech"],
+        None,
+    )
+
+
+def test_organization_listing_refuses_a_bad_limit(stack):
+    status, body = call(stack, "GET", "/orgs?limit=0")
+    assert (status, body["error"]) == (400, "invalidInput")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/orgs/ACME"),
+        ("GET", f"/orgs/{'a' * 64}/settings"),
+        ("GET", "/orgs/a/workspaces"),
+        ("POST", "/orgs/acme_corp/token/rotate"),
+        ("GET", "/orgs/acme.corp/users/u1/access"),
+    ],
+)
+def test_a_malformed_organization_id_in_the_path_is_a_400(stack, method, path):
+    status, body = call(stack, method, path)
+    assert (status, body["error"]) == (400, "invalidInput")
+    assert "organization ids are 2-63 characters" in body["message"]

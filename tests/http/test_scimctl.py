@@ -143,3 +143,21 @@ def test_unreachable_api_is_an_error_not_a_trace():
 def test_url_comes_from_scimctl_url(url):
     code, out, _ = run("org", "create", "acme", env={"SCIMCTL_URL": url})
     assert (code, "scim_acme_" in out) == (0, True)
+
+
+def test_org_list_shows_every_organization(scimctl):
+    scimctl("org", "create", "globex")
+    scimctl("org", "create", "acme", "--name", "Acme")
+    code, out, _ = scimctl("org", "list")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["acme", "globex"]
+
+
+def test_org_list_pages_with_limit_and_after(scimctl):
+    for org_id in ["acme", "globex", "initech"]:
+        scimctl("org", "create", org_id)
+    code, out, _ = scimctl("org", "list", "--limit", "2")
+    assert code == 0
+    assert out.splitlines()[-1] == "more: scimctl org list --after globex"
+    code, out, _ = scimctl("org", "list", "--limit", "2", "--after", "globex")
+    assert [line.split()[0] for line in out.splitlines()] == ["initech"]

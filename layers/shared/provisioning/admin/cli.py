@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8000/admin"
 URL_VARIABLE = "SCIMCTL_URL"
@@ -128,6 +128,17 @@ def _organization(org: Json) -> str:
     )
 
 
+def _organization_line(org: Json) -> str:
+    return f"{org['id']}  {org['name']}  (created {org['createdAt']})"
+
+
+def _organization_page(answer: Json) -> str:
+    lines = [_organization_line(org) for org in answer["organizations"]] or ["no organizations"]
+    if answer["next"]:
+        lines.append(f"more: scimctl org list --after {answer['next']}")
+    return _lines(*lines)
+
+
 def _created_organization(answer: Json) -> str:
     return _lines(
         _organization(answer["organization"]),
@@ -228,6 +239,11 @@ def _subject_path(args: argparse.Namespace) -> str:
 def _org_create(args: argparse.Namespace) -> Call:
     body = {"id": args.org_id, **({"name": args.name} if args.name else {})}
     return Call("POST", "/orgs", _created_organization, body)
+
+
+def _org_list(args: argparse.Namespace) -> Call:
+    query = {"limit": str(args.limit), **({"after": args.after} if args.after else {})}
+    return Call("GET", f"/orgs?{urlencode(query)}", _organization_page)
 
 
 def _org_show(args: argparse.Namespace) -> Call:
@@ -353,6 +369,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("org_id", metavar="ORG", help="2-63 of a-z, 0-9 and '-'")
     create.add_argument("--name", help="a display name (default: the id)")
     command(org, "show", _org_show, "show an organization and its settings")
+    listing = command(org, "list", _org_list, "list organizations in id order", org=False)
+    listing.add_argument(
+        "--limit", type=int, default=100, help="organizations per page (1-200, default 100)"
+    )
+    listing.add_argument("--after", metavar="ORG", help="start after this organization id")
 
     token = topic("token", "SCIM tokens")
     rotate = command(

@@ -107,6 +107,12 @@ class AdminService:
             raise ConflictError(f"organization {org_id} already has a SCIM token") from None
         return organization, issued
 
+    def organizations(
+        self, limit: int, after: str | None = None
+    ) -> tuple[list[Organization], str | None]:
+        """A page of organizations in id order, and the id the next page starts after."""
+        return self._organizations.list_organizations(limit, after)
+
     def organization(self, org_id: str) -> Organization:
         organization = self._organizations.organization(org_id)
         if organization is None:

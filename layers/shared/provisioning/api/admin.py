@@ -25,8 +25,12 @@ from provisioning.access.model import (
 )
 from provisioning.access.service import AccessService
 from provisioning.admin.service import AdminService
-from provisioning.auth.tokens import DEFAULT_ROTATION_GRACE
-from provisioning.http.app import Request, Response, Route, ScimApp, Scope
+from provisioning.auth.tokens import (
+    DEFAULT_ROTATION_GRACE,
+    InvalidOrganizationIdError,
+    check_org_id,
+)
+from provisioning.http.app import Endpoint, Request, Response, Route, ScimApp, Scope
 from provisioning.scim.errors import from_validation_error
 from provisioning.settings import Settings, get_settings
 
@@ -34,6 +38,9 @@ ADMIN_BASE_PATH = "/admin"
 JSON_CONTENT_TYPE = "application/json"
 # The longest rotation grace an admin may ask for: a forgotten old token should not live on.
 MAX_GRACE_HOURS = 24 * 30
+# Organizations per page of GET /admin/orgs.
+DEFAULT_ORGANIZATIONS_PAGE = 100
+MAX_ORGANIZATIONS_PAGE = 200
 
 _ERROR_CODES = {
     400: "invalidInput",
@@ -90,6 +97,11 @@ class CreateOrganization(_Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+class OrganizationPage(_Body):
+    limit: int = Field(default=DEFAULT_ORGANIZATIONS_PAGE, ge=1, le=MAX_ORGANIZATIONS_PAGE)
+    after: str | None = Field(default=None, min_length=1, max_length=63)
+
+
 class RotateToken(_Body):
     grace_hours: float = Field(
         default=DEFAULT_ROTATION_GRACE / timedelta(hours=1),
@@ -127,6 +139,20 @@ def parse(model: type[Body], data: Any) -> Body:
         raise InvalidInputError(from_validation_error(exc).detail) from None
 
 
+def _with_valid_org(endpoint: Endpoint) -> Endpoint:
+    """Refuse a path whose organization id no organization can have (the token's rule: length
+    and characters) with a 400 saying so, before any store reads it."""
+
+    def checked(request: Request) -> Response:
+        try:
+            check_org_id(request.path_params["org"])
+        except InvalidOrganizationIdError as exc:
+            raise InvalidInputError(f"{exc} in the path") from None
+        return endpoint(request)
+
+    return checked
+
+
 def _target(request: Request) -> Target:
     return parse(Target, {"type": request.path_params["type"], "id": request.path_params["id"]})
 
@@ -155,9 +181,22 @@ class AdminEndpoints:
         self._access = access
 
     def routes(self) -> list[Route]:
+        """Every route; those under an organization check its id first, in one place."""
+        return [
+            Route(
+                route.template,
+                {
+                    method: _with_valid_org(endpoint) if "{org}" in route.template else endpoint
+                    for method, endpoint in route.endpoints.items()
+                },
+            )
+            for route in self._routes()
+        ]
+
+    def _routes(self) -> list[Route]:
         org = "/orgs/{org}"
         return [
-            Route("/orgs", {"POST": self.create_organization}),
+            Route("/orgs", {"GET": self.organizations, "POST": self.create_organization}),
             Route(org, {"GET": self.organization}),
             Route(f"{org}/token/rotate", {"POST": self.rotate_token}),
             Route(f"{org}/settings", {"GET": self.settings, "PATCH": self.change_settings}),
@@ -192,6 +231,11 @@ class AdminEndpoints:
             {"organization": _json(organization), "token": token},
             {"Cache-Control": "no-store"},
         )
+
+    def organizations(self, request: Request) -> Response:
+        page = parse(OrganizationPage, dict(request.params))
+        found, after = self._admin.organizations(page.limit, page.after)
+        return Response(200, {"organizations": [_json(o) for o in found], "next": after})
 
     def organization(self, request: Request) -> Response:
         return Response(200, _json(self._admin.organization(request.path_params["org"])))

@@ -2,7 +2,9 @@
 
 All under the organization's partition `ORG#<org>`:
 - organization  sk `ORGANIZATION`; `name`, the settings (`allowMembersToCreateWorkspaces`,
-                `folderRevocation`), `version`, `createdAt`
+                `folderRevocation`), `version`, `createdAt`; GSI1 `ORGANIZATIONS` → `<org>`
+                lists every organization in id order (an admin-plane read: organizations are
+                few, so one index partition holds them)
 - workspace     sk `Workspace#<id>`; `name`, `homeFolderId`, `createdBy` (absent when an admin
                 created it), `createdAt`
 - folder        sk `Folder#<id>`; `name`, `workspaceId`, `home`; GSI1
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from provisioning.access.errors import ConflictError, NotFoundError
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 ORGANIZATION_SK = "ORGANIZATION"
+ORGANIZATIONS_INDEX_PK = "ORGANIZATIONS"
 WORKSPACE_PREFIX = "Workspace#"
 FOLDER_PREFIX = "Folder#"
 
@@ -150,6 +154,8 @@ class OrganizationStore:
             **_settings_attributes(organization.settings),
             "version": n(organization.version),
             "createdAt": s(organization.created_at),
+            "gsi1pk": s(ORGANIZATIONS_INDEX_PK),
+            "gsi1sk": s(organization.id),
         }
         try:
             self._client.put_item(
@@ -161,6 +167,25 @@ class OrganizationStore:
     def delete_organization(self, org_id: str) -> None:
         """Remove the organization item (undoing a creation whose token secret failed)."""
         self._client.delete_item(TableName=self._table, Key=key(org_pk(org_id), ORGANIZATION_SK))
+
+    def list_organizations(
+        self, limit: int, after: str | None = None
+    ) -> tuple[list[Organization], str | None]:
+        """Up to `limit` organizations in id order after `after`, and the id to go on after
+        (None: no more). One Query on GSI1, asking for one more item than the page to tell."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": s(ORGANIZATIONS_INDEX_PK)},
+            "Limit": limit + 1,
+        }
+        if after is not None:
+            arguments["KeyConditionExpression"] += " AND gsi1sk > :after"
+            arguments["ExpressionAttributeValues"][":after"] = s(after)
+        items = list(islice(query_items(self._client, **arguments), limit + 1))
+        found = [_to_organization(item["gsi1sk"]["S"], item) for item in items[:limit]]
+        return found, found[-1].id if len(items) > limit else None
 
     def organization(self, org_id: str) -> Organization | None:
         item = self._get(org_pk(org_id), ORGANIZATION_SK)
