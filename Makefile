@@ -16,8 +16,8 @@ $(BIN)/activate: pyproject.toml layers/shared/pyproject.toml
 run: $(BIN)/activate ## Serve the whole stack locally on moto and print the SCIM URL and a demo token.
 	PORT=$(PORT) $(BIN)/python -m provisioning.local
 
-test: $(BIN)/activate ## Run the whole test suite.
-	$(BIN)/python -m pytest -n 2
+test: $(BIN)/activate lint validate build ## Lint, validate and build the template, then run the whole test suite.
+	SCIM_REQUIRE_BUILD=1 $(BIN)/python -m pytest -n 2
 
 lint: $(BIN)/activate ## Lint, format check and strict typing of the shared package.
 	$(BIN)/ruff check .

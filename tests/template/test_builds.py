@@ -32,6 +32,19 @@ RUNTIME_PROVIDED = [
 ]
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+FUNCTIONS = sorted(
+    f"{folder.name.capitalize()}Function" for folder in (REPO_ROOT / "functions").iterdir()
+)
+# What the template gives every function (values as on AWS, names as settings reads them).
+LAMBDA_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "TABLE_NAME": "scim-DirectoryTable-1A2B3C",
+    "TOKEN_SECRET_PREFIX": "scim/orgs/",
+    "EVENT_BUS_NAME": "scim-directory",
+    "FANOUT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/scim-FanoutQueue",
+    "POWERTOOLS_SERVICE_NAME": "scim-build-check",
+}
 
 
 def run_make(makefile: Path, target: str, cwd: Path, artifacts: Path, **env: str) -> str:
@@ -178,8 +191,18 @@ def _elf_machine(path: Path) -> int:
     return int.from_bytes(header[18:20], "little")
 
 
-@pytest.mark.skipif(not BUILT_LAYER.is_dir(), reason="no .aws-sam build (run `make build`)")
-def test_built_layer_is_for_lambda_arm64_py313() -> None:
+@pytest.fixture(scope="module")
+def built_layer() -> Path:
+    """The last `make build`'s layer. `make test` builds first and sets SCIM_REQUIRE_BUILD, so
+    there a missing build fails; a bare `pytest` without a build skips these checks."""
+    if not BUILT_LAYER.is_dir():
+        if os.environ.get("SCIM_REQUIRE_BUILD") == "1":
+            pytest.fail("no .aws-sam build although `make test` builds first")
+        pytest.skip("no .aws-sam build (run `make build`)")
+    return BUILT_LAYER
+
+
+def test_built_layer_is_for_lambda_arm64_py313(built_layer: Path) -> None:
     """Checks the output of the last `make build`: the real wheels, not the stand-in."""
     assert (BUILT_LAYER / "provisioning" / "__init__.py").is_file()
     assert not (BUILT_LAYER / "provisioning" / "local").exists()
@@ -192,3 +215,96 @@ def test_built_layer_is_for_lambda_arm64_py313() -> None:
         assert _elf_machine(extension) == aarch64, extension
     size = sum(p.stat().st_size for p in BUILT_LAYER.rglob("*") if p.is_file())
     assert size < 100 * 1024 * 1024, f"{size / 2**20:.0f} MiB unzipped (Lambda allows 250 in all)"
+
+
+def _native_distributions(site: Path) -> list[str]:
+    """`name==version` of every distribution in `site` that ships a compiled extension."""
+    found = []
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        if any(line.split(",")[0].endswith(".so") for line in record.read_text().splitlines()):
+            fields = dict(
+                line.split(": ", 1)
+                for line in (record.parent / "METADATA").read_text().splitlines()
+                if ": " in line
+            )
+            found.append(f"{fields['Name']}=={fields['Version']}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def host_runtime(built_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """What Lambda's python3.13 adds to the layer, for this machine: the runtime's boto3 (pure
+    Python, taken from the dev venv), and this machine's builds of the layer's native wheels
+    (the layer's are aarch64, which cannot load here; their versions are the layer's)."""
+    if not PY313:
+        pytest.fail("no Python 3.13 to import the built handlers with (pyenv has one here)")
+    native = tmp_path_factory.mktemp("native")
+    subprocess.run(  # noqa: S603 - pip of our own interpreter, pinned to the layer's versions
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            "3.13",
+            "--target",
+            str(native),
+            *_native_distributions(built_layer),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    runtime = tmp_path_factory.mktemp("runtime")
+    for name, _ in [*RUNTIME_PROVIDED, ("six", "six")]:
+        module = __import__(name)
+        source = Path(module.__file__)
+        origin = source.parent if source.name == "__init__.py" else source
+        (runtime / origin.name).symlink_to(origin)
+    return [native, runtime]
+
+
+_IMPORT_PROBE = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+import app
+assert callable(app.handler)
+origins = {name: getattr(module, "__file__", None) or "" for name, module in sys.modules.items()}
+print(json.dumps(origins))
+"""
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_built_handler_imports_from_the_build_folder(
+    built_layer: Path, host_runtime: list[Path], function: str
+) -> None:
+    """Python 3.13, isolated from every site-packages, imports the built handler with only the
+    build folder, the layer and the runtime's own packages on its path, as Lambda does."""
+    native, runtime = host_runtime
+    function_dir = built_layer.parents[1] / function
+    path = [str(native), str(function_dir), str(built_layer), str(runtime)]
+    completed = subprocess.run(  # noqa: S603 - the pyenv interpreter on our own build
+        [str(PY313[0]), "-I", "-S", "-c", _IMPORT_PROBE, json.dumps(path)],
+        cwd=function_dir,
+        env={"PATH": os.environ.get("PATH", ""), **LAMBDA_ENVIRONMENT},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    origins = json.loads(completed.stdout)
+    assert origins["app"] == str(function_dir / "app.py")
+    assert origins["provisioning"].startswith(str(built_layer / "provisioning"))
+    stdlib = str(Path(str(PY313[0])).resolve().parents[1])
+    for name, origin in origins.items():
+        if origin:
+            assert origin.startswith((*path, stdlib)) or origin.startswith(
+                tuple(str(Path(p).resolve()) for p in path)
+            ), f"{name} came from {origin}"

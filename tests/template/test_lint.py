@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -41,10 +42,14 @@ def test_cfn_lint_sees_a_broken_copy(original: str, broken: str, rule: str) -> N
     assert rule in {match.rule.id for match in matches}, matches
 
 
-@pytest.mark.skipif(not SAM_VENV_CFN_LINT.exists(), reason="no .venv-sam (run `make validate`)")
 def test_template_is_clean_for_the_translator_based_cfn_lint() -> None:
     """cfn-lint from 1.54 checks SAM resources against schemas without expanding them, so it misses,
     e.g., a `!Ref` to a missing resource; `make validate`'s pinned 1.52 still expands them."""
+    if not SAM_VENV_CFN_LINT.exists():
+        # `make test` installs it (through `make validate`) before the suite runs.
+        if os.environ.get("SCIM_REQUIRE_BUILD") == "1":
+            pytest.fail("no .venv-sam although `make test` validates first")
+        pytest.skip("no .venv-sam (run `make validate`)")
     result = subprocess.run(  # noqa: S603 - our own venv's executable, fixed arguments
         [str(SAM_VENV_CFN_LINT), "--regions", *REGIONS, "--", str(TEMPLATE)],
         capture_output=True,
