@@ -297,6 +297,49 @@ def test_outputs(template: Mapping[str, Any]) -> None:
         "Fn::Sub": "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/scim/v2"
     }
     assert outputs["DirectoryTableName"]["Value"] == {"Ref": "DirectoryTable"}
+    assert outputs["AdminBaseUrl"]["Value"] == {
+        "Fn::Sub": "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/admin"
+    }
+
+
+# Each operational parameter and where it must take effect (function → environment variable).
+PARAMETER_VARIABLES = {
+    "LogLevel": ("AuthorizerFunction", "POWERTOOLS_LOG_LEVEL"),
+    "MaxRequestBodyBytes": ("UsersFunction", "MAX_BODY_BYTES"),
+    "AuthorizerCacheSeconds": ("AuthorizerFunction", "TOKEN_CACHE_SECONDS"),
+    "TokenGraceHours": ("AdminFunction", "TOKEN_GRACE_HOURS"),
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(PARAMETER_VARIABLES))
+def test_operational_parameters_reach_the_functions(
+    template: Mapping[str, Any], functions: Mapping[str, Mapping[str, Any]], parameter: str
+) -> None:
+    assert "Default" in template["Parameters"][parameter], "sam deploy --guided offers a default"
+    function, variable = PARAMETER_VARIABLES[parameter]
+    assert functions[function]["Environment"]["Variables"][variable] == {"Ref": parameter}
+
+
+def test_the_settings_model_reads_every_variable_the_parameters_set() -> None:
+    """A parameter whose variable no code reads would be a setting that does nothing."""
+    from provisioning.settings import _VARIABLES
+
+    for _function, variable in PARAMETER_VARIABLES.values():
+        assert variable in _VARIABLES.values() or variable.startswith("POWERTOOLS_"), variable
+
+
+def test_stage_tags_the_functions_and_the_api(
+    resources: Mapping[str, Any], functions: Mapping[str, Mapping[str, Any]]
+) -> None:
+    for logical_id, props in functions.items():
+        assert props["Tags"]["stage"] == {"Ref": "Stage"}, logical_id
+    assert resources["ScimApi"]["Properties"]["Tags"]["stage"] == {"Ref": "Stage"}
+
+
+def test_alarm_email_subscribes_only_when_given(resources: Mapping[str, Any]) -> None:
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
 
 
 # ---------------------------------------------------------------- table
