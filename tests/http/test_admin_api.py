@@ -3,6 +3,7 @@ enforces."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -250,3 +251,65 @@ def test_a_malformed_organization_id_in_the_path_is_a_400(stack, method, path):
     status, body = call(stack, method, path)
     assert (status, body["error"]) == (400, "invalidInput")
     assert "organization ids are 2-63 characters" in body["message"]
+
+
+def test_workspace_rename_changes_only_its_name(stack, workspace):
+    path = f"/orgs/{ORG}/workspaces/{workspace['id']}"
+    status, renamed = call(stack, "PATCH", path, {"name": "Sales EMEA"})
+    assert (status, renamed) == (200, {**workspace, "name": "Sales EMEA"})
+    assert call(stack, "GET", f"/orgs/{ORG}/workspaces")[1] == {"workspaces": [renamed]}
+
+
+def test_folder_rename_changes_only_its_name(stack, workspace):
+    status, folder = call(
+        stack, "POST", f"/orgs/{ORG}/workspaces/{workspace['id']}/folders", {"name": "Deals"}
+    )
+    status, renamed = call(stack, "PATCH", f"/orgs/{ORG}/folders/{folder['id']}", {"name": "Won"})
+    assert (status, renamed) == (200, {**folder, "name": "Won"})
+
+
+def test_renaming_or_deleting_an_unknown_workspace_or_folder_is_not_found(stack, acme):
+    for method, path, body in [
+        ("PATCH", f"/orgs/{ORG}/workspaces/nowhere", {"name": "X"}),
+        ("DELETE", f"/orgs/{ORG}/workspaces/nowhere", None),
+        ("PATCH", f"/orgs/{ORG}/folders/nowhere", {"name": "X"}),
+        ("DELETE", f"/orgs/{ORG}/folders/nowhere", None),
+    ]:
+        status, body = call(stack, method, path, body)
+        assert (status, body["error"]) == (404, "notFound"), path
+
+
+def test_a_home_folder_is_deleted_only_with_its_workspace(stack, workspace):
+    status, body = call(stack, "DELETE", f"/orgs/{ORG}/folders/{workspace['homeFolderId']}")
+    assert (status, body["error"]) == (409, "conflict")
+    assert "delete the workspace instead" in body["message"]
+
+
+def test_a_deleted_workspace_takes_its_folders_grants_and_access_with_it(stack, acme, workspace):
+    """Through the whole chain: the delete's outbox event, the stream, the bus, the fan-out."""
+    user = acme.create_user("ada@acme.example")["id"]
+    group = new_group(acme, "Sales team", members=[user])["id"]
+    folders = f"/orgs/{ORG}/workspaces/{workspace['id']}/folders"
+    folder = call(stack, "POST", folders, {"name": "Deals"})[1]["id"]
+    call(
+        stack,
+        "PUT",
+        f"/orgs/{ORG}/groups/{group}/grants/workspace/{workspace['id']}",
+        {"level": "editor"},
+    )
+    call(stack, "PUT", f"/orgs/{ORG}/groups/{group}/grants/folder/{folder}", {"level": "viewer"})
+    call(stack, "PUT", f"/orgs/{ORG}/users/{user}/grants/folder/{folder}", {"level": "editor"})
+    assert len(call(stack, "GET", f"/orgs/{ORG}/users/{user}/access")[1]["access"]) == 3
+    assert call(stack, "DELETE", f"/orgs/{ORG}/workspaces/{workspace['id']}")[0] == 204
+    assert call(stack, "GET", f"/orgs/{ORG}/workspaces")[1] == {"workspaces": []}
+    assert call(stack, "GET", f"/orgs/{ORG}/users/{user}/access")[1]["access"] == []
+    assert call(stack, "GET", f"/orgs/{ORG}/groups/{group}/grants")[1] == {"grants": []}
+    left = [
+        item
+        for item in stack.world.client("dynamodb").scan(
+            TableName=stack.world.tables["DirectoryTable"]
+        )["Items"]
+        if item.get("kind", {}).get("S") != "Outbox"
+        and any(i in json.dumps(item) for i in (workspace["id"], workspace["homeFolderId"], folder))
+    ]
+    assert left == []

@@ -161,3 +161,29 @@ def test_org_list_pages_with_limit_and_after(scimctl):
     assert out.splitlines()[-1] == "more: scimctl org list --after globex"
     code, out, _ = scimctl("org", "list", "--limit", "2", "--after", "globex")
     assert [line.split()[0] for line in out.splitlines()] == ["initech"]
+
+
+def test_workspace_rename_then_delete(scimctl, workspace_id):
+    code, out, _ = scimctl(
+        "workspace", "rename", "--org", "acme", "--workspace", workspace_id, "Sales EMEA"
+    )
+    assert (code, out.startswith(f"{workspace_id}  Sales EMEA  ")) == (0, True)
+    code, out, _ = scimctl("workspace", "delete", "--org", "acme", "--workspace", workspace_id)
+    assert (code, out.strip()) == (0, "deleted; its folders, grants and access are being removed")
+    assert scimctl("workspace", "list", "--org", "acme")[1].strip() == "no workspaces"
+
+
+def test_folder_rename_then_delete_and_home_folder_refused(scimctl, workspace_id):
+    code, out, _ = scimctl(
+        "folder", "create", "--org", "acme", "--workspace", workspace_id, "Deals", "--json"
+    )
+    folder = json.loads(out)
+    code, out, _ = scimctl("folder", "rename", "--org", "acme", "--folder", folder["id"], "Won")
+    assert (code, out.split("  ")[:2]) == (0, [folder["id"], "Won"])
+    assert scimctl("folder", "delete", "--org", "acme", "--folder", folder["id"])[0] == 0
+    code, out, _ = scimctl("folder", "list", "--org", "acme", "--workspace", workspace_id)
+    assert [line.split("  ")[1] for line in out.splitlines()] == ["Home"]
+    home = out.split("  ")[0]
+    code, _, err = scimctl("folder", "delete", "--org", "acme", "--folder", home)
+    assert code == 1
+    assert "delete the workspace instead (HTTP 409)" in err

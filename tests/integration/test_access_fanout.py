@@ -4,11 +4,13 @@ crash midway that converges on retry."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
 
 from provisioning import clients
+from provisioning.access import fanout as fanout_module
 from provisioning.access.fanout import AccessFanout
 from provisioning.access.model import (
     Folder,
@@ -22,11 +24,13 @@ from provisioning.access.service import AccessService
 from provisioning.access.updates import AccessWriter
 from provisioning.admin.model import Organization
 from provisioning.events.contract import (
+    FolderDeleted,
     GroupDeleted,
     GroupGrantChanged,
     GroupMembersChanged,
     UserDeleted,
     UserStatusChanged,
+    WorkspaceDeleted,
 )
 from provisioning.scim.groups import GroupService
 from provisioning.scim.users import UserService
@@ -34,6 +38,7 @@ from provisioning.settings import get_settings
 from provisioning.store.access import AccessStore
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.organizations import OrganizationStore
+from provisioning.store.outbox import outbox_item
 from provisioning.store.resources import ResourceStore
 from tests.http.seeding import seed_members, seed_users
 
@@ -378,3 +383,106 @@ def _active_patch(active: bool) -> dict:
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "active", "value": active}],
     }
+
+
+# --- deleted workspaces and folders ------------------------------------------------------------
+
+
+def _items_referring_to(*ids: str) -> list[dict]:
+    """Every item of the table (a Scan: a test's look at everything) that names one of `ids`
+    anywhere, outbox events excepted: they are the record of what happened, expired by TTL."""
+    client = clients.dynamodb()
+    table = get_settings().table_name
+    items, arguments = [], {"TableName": table}
+    while True:
+        page = client.scan(**arguments)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            break
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [
+        item
+        for item in items
+        if item.get("kind", {}).get("S") != "Outbox" and any(i in json.dumps(item) for i in ids)
+    ]
+
+
+def _until_done(directory, event) -> int:
+    """Apply an event and its follow-ups as the worker would; the number of messages."""
+    outcome, messages = directory.fanout.handle(event), 1
+    while outcome.resume_after is not None:
+        outcome, messages = directory.fanout.handle(event, outcome.resume_after), messages + 1
+    return messages
+
+
+def _delete_workspace(directory) -> WorkspaceDeleted:
+    event = WorkspaceDeleted(org_id=ORG, workspace_id=WORKSPACE.id)
+    directory.organizations.delete_workspace(
+        ORG, WORKSPACE.id, outbox_item(get_settings().table_name, event)
+    )
+    return event
+
+
+def _access_everywhere(directory) -> tuple[str, str, str]:
+    """Group grants on the workspace and a folder, a direct grant, a tombstone of a removed
+    grant, a suspended user's records and a record kept empty: every kind of item that can
+    name a target."""
+    ada, bob, eve = directory.user("ada"), directory.user("bob"), directory.user("eve")
+    sales, old = directory.group("Sales", [ada, bob]), directory.group("Old", [ada])
+    directory.fanout.handle(directory.grant(sales, WORKSPACE, Level.EDITOR))
+    directory.fanout.handle(directory.grant(sales, FOLDER, Level.VIEWER))
+    directory.fanout.handle(directory.grant(old, FOLDER, Level.CHECKER))
+    directory.fanout.handle(directory.grant(old, FOLDER, None))
+    directory.service.set_direct(ORG, eve, HOME, Level.CHECKER)
+    directory.service.set_direct(ORG, eve, WORKSPACE, Level.VIEWER)
+    directory.service.set_direct(ORG, eve, WORKSPACE, None)
+    directory.users.patch(ORG, bob, _active_patch(False), None)
+    directory.fanout.handle(UserStatusChanged(org_id=ORG, user_id=bob, active=False))
+    assert _items_referring_to(WORKSPACE.id + '"', HOME.id, FOLDER.id)
+    return ada, bob, eve
+
+
+def test_a_deleted_workspace_leaves_no_folder_grant_or_access_behind(directory):
+    ada, bob, eve = _access_everywhere(directory)
+    _until_done(directory, _delete_workspace(directory))
+    assert _items_referring_to(f":{WORKSPACE.id}", HOME.id, FOLDER.id) == []
+    assert directory.organizations.folders_of(ORG, WORKSPACE.id) == []
+    for user in (ada, bob, eve):
+        assert directory.access.records_of_user(ORG, user) == []
+
+
+def test_a_deleted_folder_leaves_no_grant_or_access_behind_and_spares_the_rest(directory):
+    ada, _bob, eve = _access_everywhere(directory)
+    event = FolderDeleted(org_id=ORG, folder_id=FOLDER.id, workspace_id=WORKSPACE.id)
+    directory.organizations.delete_folder(
+        ORG, FOLDER.id, outbox_item(get_settings().table_name, event)
+    )
+    _until_done(directory, event)
+    assert _items_referring_to(FOLDER.id) == []
+    assert directory.level(ada, WORKSPACE) is Level.EDITOR
+    assert directory.level(eve, HOME) is Level.CHECKER
+
+
+def test_a_large_deletion_resumes_in_follow_up_messages(directory, monkeypatch):
+    monkeypatch.setattr(fanout_module, "CLEANUP_PER_MESSAGE", 3)
+    _access_everywhere(directory)
+    assert _until_done(directory, _delete_workspace(directory)) > 3
+    assert _items_referring_to(f":{WORKSPACE.id}", HOME.id, FOLDER.id) == []
+
+
+def test_a_deletion_applied_twice_changes_nothing_more(directory):
+    _access_everywhere(directory)
+    event = _delete_workspace(directory)
+    _until_done(directory, event)
+    outcome = directory.fanout.handle(event)
+    assert (outcome.changes, outcome.resume_after) == (0, None)
+
+
+def test_a_late_membership_event_creates_no_access_on_a_deleted_workspace(directory):
+    ada = directory.user("ada")
+    sales = directory.group("Sales", [])
+    directory.service.set_group_grant(ORG, sales, WORKSPACE, Level.EDITOR)
+    _until_done(directory, _delete_workspace(directory))
+    directory.groups.patch(ORG, sales, _members_patch(add=[ada]), None)
+    directory.fanout.handle(GroupMembersChanged(org_id=ORG, group_id=sales, added=[ada]))
+    assert directory.access.records_of_user(ORG, ada) == []

@@ -27,11 +27,13 @@ from provisioning.access.rules import grant_reach, group_sources, rederive_group
 from provisioning.access.updates import AccessWriter, Update
 from provisioning.events.contract import (
     DomainEvent,
+    FolderDeleted,
     GroupDeleted,
     GroupGrantChanged,
     GroupMembersChanged,
     UserDeleted,
     UserStatusChanged,
+    WorkspaceDeleted,
 )
 from provisioning.scim.resources import GROUP, USER
 from provisioning.scim.users import is_active
@@ -55,6 +57,22 @@ USERS_PER_ROUND = 100
 MEMBERS_PER_MESSAGE = 1_000
 # Rounds lost to a concurrent writer are recomputed from fresh reads this many times.
 _ATTEMPTS = 8
+# Grants and records a deleted target's clean-up removes per message; the rest goes on in a
+# follow-up message (`resume_after` names the target being cleared, after a step counter that
+# keeps each follow-up's idempotency key new).
+CLEANUP_PER_MESSAGE = 1_000
+
+
+# The events `AccessFanout.handle` acts on: what the bus rule must route to the fan-out's queue.
+CONSUMED_EVENTS: tuple[type[DomainEvent], ...] = (
+    GroupMembersChanged,
+    GroupGrantChanged,
+    GroupDeleted,
+    UserStatusChanged,
+    UserDeleted,
+    WorkspaceDeleted,
+    FolderDeleted,
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,11 @@ class AccessFanout:
                 return Outcome(1, self.refresh_user(event.org_id, event.user_id))
             case UserDeleted():
                 return Outcome(1, self.remove_user(event.org_id, event.user_id))
+            case WorkspaceDeleted():
+                return self._remove_workspace(event.org_id, event.workspace_id, resume_after)
+            case FolderDeleted():
+                folder = Target(type=TargetKind.FOLDER, id=event.folder_id)
+                return self._clear_targets(event.org_id, [folder], resume_after)
         return Outcome(0, 0)  # a type this version does not act on
 
     def rederive(self, org_id: str, group_id: str, user_ids: Sequence[str]) -> int:
@@ -144,6 +167,64 @@ class AccessFanout:
 
         return self._retrying(round_)
 
+    # --- deleted targets ---------------------------------------------------------------------
+
+    def _remove_workspace(
+        self, org_id: str, workspace_id: str, resume_after: str | None
+    ) -> Outcome:
+        """A deleted workspace's folders (home included), then the workspace: each cleared of
+        grants and records. A folder's item goes before its grants, so no grant can be set on it
+        meanwhile; the follow-up message names the folder being cleared, since its item can no
+        longer be listed."""
+        folders = [
+            Target(type=TargetKind.FOLDER, id=folder.id)
+            for folder in self._organizations.folders_of(org_id, workspace_id)
+        ]
+        workspace = Target(type=TargetKind.WORKSPACE, id=workspace_id)
+        return self._clear_targets(org_id, [*folders, workspace], resume_after)
+
+    def _clear_targets(
+        self, org_id: str, targets: Sequence[Target], resume_after: str | None
+    ) -> Outcome:
+        step, resumed = _resume_point(resume_after)
+        pending = list(dict.fromkeys([*([resumed] if resumed else []), *targets]))
+        budget, users, changes = CLEANUP_PER_MESSAGE, 0, 0
+        for target in pending:
+            if target.type is TargetKind.FOLDER:
+                self._organizations.delete_folder_item(org_id, target.id)
+            cleared, removed, made = self._clear_target(org_id, target, budget)
+            budget, users, changes = budget - removed, users + removed, changes + made
+            if not cleared:
+                return Outcome(users, changes, f"{step + 1}#{target}")
+        return Outcome(users, changes)
+
+    def _clear_target(self, org_id: str, target: Target, budget: int) -> tuple[bool, int, int]:
+        """Remove up to `budget` grants and records of a deleted target: grants first, so that
+        no group derives a source on it again. Returns (all gone, items removed, level
+        changes). Index reads lag a little: an item found again after its removal is removed
+        again, at no harm."""
+        removed = changes = 0
+        while removed < budget:
+            wanted = min(budget - removed, MAX_TRANSACTION_ITEMS)
+            groups = self._access.groups_referring_to(org_id, target, wanted)
+            if not groups:
+                break
+            self._access.commit([self._access.delete_grant_item(org_id, g, target) for g in groups])
+            removed += len(groups)
+        while removed < budget:
+            wanted = min(budget - removed, USERS_PER_ROUND)
+            users = self._access.users_with_records_on(org_id, target, wanted)
+            if not users:
+                return True, removed, changes
+
+            def round_(users: Sequence[str] = users) -> int:
+                found = self._access.records(org_id, [(user, target) for user in users])
+                return len(self._writer.remove(org_id, list(found.values())))
+
+            changes += self._retrying(round_)
+            removed += len(users)
+        return False, removed, changes
+
     # --- rounds ------------------------------------------------------------------------------
 
     def _rederive_round(self, org_id: str, group_id: str, user_ids: Sequence[str]) -> int:
@@ -168,8 +249,13 @@ class AccessFanout:
         )
         users = self._resources.get_many(org_id, USER.name, user_ids)
         revocation = self._organizations.settings(org_id).folder_revocation
+        # A deleted target's records are its clean-up's (Workspace/Folder.Deleted); a record
+        # created on it after that clean-up would outlive it, so creations check the target.
+        alive = self._organizations.existing_targets(org_id, sorted(scope, key=str))
         updates: list[Update] = []
         for user_id, target in wanted:
+            if target not in alive:
+                continue
             record = before.get((user_id, target))
             user = users.get(user_id)
             if user is None and record is None:
@@ -184,7 +270,8 @@ class AccessFanout:
             user.id: self._resources.version_check(org_id, USER.name, user.id, user.version)
             for user in users.values()
         }
-        return len(self._writer.write(org_id, updates, guards))
+        checks = {target: self._organizations.target_check(org_id, target) for target in alive}
+        return len(self._writer.write(org_id, updates, guards, targets=checks))
 
     def _revoke_grants(self, org_id: str, group_id: str) -> None:
         grants = self._access.grants_of_group(org_id, group_id)
@@ -201,6 +288,15 @@ class AccessFanout:
             except (StaleVersionError, MissingReferenceError):
                 continue  # another writer, or a change of the user, came first: read again
         return round_()
+
+
+def _resume_point(resume_after: str | None) -> tuple[int, Target | None]:
+    """(step, target being cleared) of a deleted target's follow-up message."""
+    if resume_after is None:
+        return 0, None
+    step, _, target = resume_after.partition("#")
+    kind, _, target_id = target.partition(":")
+    return int(step), Target(type=TargetKind(kind), id=target_id)
 
 
 def _targets(reach: GroupReach) -> list[Target]:

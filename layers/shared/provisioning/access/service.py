@@ -81,11 +81,14 @@ class AccessService:
             self._access.commit(
                 [
                     self._resources.exists_check(org_id, GROUP.name, group_id),
+                    # A grant written after its target's clean-up would outlive the target.
+                    self._organizations.target_check(org_id, target),
                     grant,
                     outbox_item(self._table, event),
                 ]
             )
         except MissingReferenceError:
+            self._require_target(org_id, target)
             raise NotFoundError(f"group {group_id} not found") from None
 
     def group_grants(self, org_id: str, group_id: str) -> list[GroupGrant]:
@@ -113,8 +116,10 @@ class AccessService:
             )
             guard = self._resources.version_check(org_id, USER.name, user_id, user.version)
             try:
-                self._writer.write(org_id, [(record, after)], {user_id: guard})
+                check = {target: self._organizations.target_check(org_id, target)}
+                self._writer.write(org_id, [(record, after)], {user_id: guard}, targets=check)
             except (StaleVersionError, MissingReferenceError):
+                self._require_target(org_id, target)
                 continue  # the record or the user changed meanwhile: read again
             return self._access.record(org_id, user_id, target)
         raise ConflictError("the access record is changing too often; retry")
@@ -158,10 +163,15 @@ class AccessService:
         return self._access.grants_on(org_id, target)
 
     def _require_target(self, org_id: str, target: Target) -> None:
-        found = (
-            self._organizations.workspace(org_id, target.id)
-            if target.type is TargetKind.WORKSPACE
-            else self._organizations.folder(org_id, target.id)
-        )
-        if found is None:
+        """404 unless the target exists; a folder of a deleted workspace (whose clean-up has
+        not reached it yet) does not."""
+        if target.type is TargetKind.WORKSPACE:
+            found = self._organizations.workspace(org_id, target.id) is not None
+        else:
+            folder = self._organizations.folder(org_id, target.id)
+            found = (
+                folder is not None
+                and self._organizations.workspace(org_id, folder.workspace_id) is not None
+            )
+        if not found:
             raise NotFoundError(f"{target.type.value} {target.id} not found")

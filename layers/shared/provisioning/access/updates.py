@@ -9,7 +9,7 @@ from provisioning.access.model import AccessRecord, Target
 from provisioning.access.rules import change_of
 from provisioning.events.contract import AccessChange, AccessGranted, AccessRevoked
 from provisioning.store.access import AccessStore
-from provisioning.store.dynamo import MAX_TRANSACTION_ITEMS
+from provisioning.store.dynamo import MAX_TRANSACTION_ITEMS, in_chunks
 from provisioning.store.outbox import outbox_item
 
 if TYPE_CHECKING:
@@ -53,6 +53,17 @@ class AccessWriter:
         for chunk in self._transactions(_needed(updates), guards, targets):
             items, made = self._items(org_id, chunk, guards, targets, keep_empty)
             self._store.commit(items)
+            changes += made
+        return changes
+
+    def remove(self, org_id: str, records: Sequence[AccessRecord]) -> list[AccessChange]:
+        """Delete records whatever their sources (their target is gone), each if still as read,
+        with Access.Revoked for those that gave a level."""
+        changes: list[AccessChange] = []
+        for chunk in in_chunks(records, RECORDS_PER_TRANSACTION):
+            made = [c for r in chunk if (c := change_of(r, None)) is not None]
+            items = [self._store.delete_record_item(org_id, record) for record in chunk]
+            self._store.commit([*items, *self._events(org_id, made)])
             changes += made
         return changes
 

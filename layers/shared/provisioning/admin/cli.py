@@ -280,6 +280,30 @@ def _workspace_list(args: argparse.Namespace) -> Call:
     return Call("GET", f"{_org(args)}/workspaces", _each("workspaces", _workspace, "no workspaces"))
 
 
+def _workspace_rename(args: argparse.Namespace) -> Call:
+    path = f"{_org(args)}/workspaces/{_segment(args.workspace)}"
+    return Call("PATCH", path, _workspace, {"name": args.name})
+
+
+def _workspace_delete(args: argparse.Namespace) -> Call:
+    path = f"{_org(args)}/workspaces/{_segment(args.workspace)}"
+    return Call(
+        "DELETE",
+        path,
+        _done("deleted; its folders, grants and access are being removed"),
+    )
+
+
+def _folder_rename(args: argparse.Namespace) -> Call:
+    path = f"{_org(args)}/folders/{_segment(args.folder)}"
+    return Call("PATCH", path, _folder, {"name": args.name})
+
+
+def _folder_delete(args: argparse.Namespace) -> Call:
+    path = f"{_org(args)}/folders/{_segment(args.folder)}"
+    return Call("DELETE", path, _done("deleted; its grants and access are being removed"))
+
+
 def _folder_create(args: argparse.Namespace) -> Call:
     path = f"{_org(args)}/workspaces/{_segment(args.workspace)}/folders"
     return Call("POST", path, _folder, {"name": args.name})
@@ -406,6 +430,16 @@ def _parser() -> argparse.ArgumentParser:
         help="a member (SCIM user id) creating it; needs the org setting, makes them its editor",
     )
     command(workspace, "list", _workspace_list, "list the organization's workspaces")
+    rename = command(workspace, "rename", _workspace_rename, "change a workspace's name")
+    rename.add_argument("--workspace", required=True, help="the workspace id")
+    rename.add_argument("name", metavar="NAME")
+    delete = command(
+        workspace,
+        "delete",
+        _workspace_delete,
+        "delete a workspace with its folders (home included), their grants and access",
+    )
+    delete.add_argument("--workspace", required=True, help="the workspace id")
 
     folder = topic("folder", "folders")
     create = command(folder, "create", _folder_create, "create a folder in a workspace")
@@ -413,6 +447,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("name", metavar="NAME")
     listing = command(folder, "list", _folder_list, "list a workspace's folders")
     listing.add_argument("--workspace", required=True, help="the workspace id")
+    rename = command(folder, "rename", _folder_rename, "change a folder's name")
+    rename.add_argument("--folder", required=True, help="the folder id")
+    rename.add_argument("name", metavar="NAME")
+    delete = command(
+        folder, "delete", _folder_delete, "delete a folder (not a home folder) and its access"
+    )
+    delete.add_argument("--folder", required=True, help="the folder id")
 
     access = topic("access", "levels of groups and users on workspaces and folders")
     assign = command(access, "set", _access_set, "set a group's or a user's level on a target")

@@ -31,10 +31,12 @@ from provisioning.auth.tokens import (
     RotationConflictError,
     TokenService,
 )
+from provisioning.events.contract import FolderDeleted, WorkspaceDeleted
 from provisioning.scim.resources import USER
 from provisioning.scim.users import is_active
 from provisioning.settings import Settings, get_settings
 from provisioning.store.organizations import OrganizationStore
+from provisioning.store.outbox import outbox_item
 from provisioning.store.resources import ResourceStore, StoredResource
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ class AdminService:
         self._resources = resources
         self._access = access
         self._clock = clock
+        self._table = organizations.table_name
 
     @classmethod
     def build(cls, access: AccessService, settings: Settings | None = None) -> AdminService:
@@ -188,6 +191,35 @@ class AdminService:
         folder = Folder(id=_new_id(), name=name, workspace_id=workspace_id)
         self._organizations.create_folder(org_id, folder)
         return folder
+
+    def rename_workspace(self, org_id: str, workspace_id: str, name: str) -> Workspace:
+        """Change the name only (ids, folders and access stay)."""
+        return self._organizations.rename_workspace(org_id, workspace_id, name)
+
+    def delete_workspace(self, org_id: str, workspace_id: str) -> None:
+        """Delete a workspace with its Workspace.Deleted event in one transaction. Its folders
+        go with it, the home folder included (a folder belongs to exactly one workspace, and
+        access to a workspace brings its home folder), and so do every grant on them and every
+        user's access to them: the fan-out removes those, in resumable steps."""
+        event = WorkspaceDeleted(org_id=org_id, workspace_id=workspace_id)
+        self._organizations.delete_workspace(org_id, workspace_id, outbox_item(self._table, event))
+
+    def rename_folder(self, org_id: str, folder_id: str, name: str) -> Folder:
+        return self._organizations.rename_folder(org_id, folder_id, name)
+
+    def delete_folder(self, org_id: str, folder_id: str) -> None:
+        """Delete a folder with its Folder.Deleted event (the fan-out removes its grants and
+        access). A home folder is refused (409): it goes with its workspace."""
+        folder = self._organizations.folder(org_id, folder_id)
+        if folder is None:
+            raise NotFoundError(f"folder {folder_id} not found")
+        if folder.home:
+            raise ConflictError(
+                f"folder {folder_id} is the home folder of workspace {folder.workspace_id}; "
+                "delete the workspace instead"
+            )
+        event = FolderDeleted(org_id=org_id, folder_id=folder_id, workspace_id=folder.workspace_id)
+        self._organizations.delete_folder(org_id, folder_id, outbox_item(self._table, event))
 
     def folders(self, org_id: str, workspace_id: str) -> list[Folder]:
         if self._organizations.workspace(org_id, workspace_id) is None:

@@ -127,6 +127,10 @@ class CreateFolder(_Body):
     name: str = Field(min_length=1, max_length=200)
 
 
+class Rename(_Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
 class SetLevel(_Body):
     level: Level
 
@@ -202,6 +206,14 @@ class AdminEndpoints:
             Route(f"{org}/settings", {"GET": self.settings, "PATCH": self.change_settings}),
             Route(f"{org}/workspaces", {"GET": self.workspaces, "POST": self.create_workspace}),
             Route(
+                f"{org}/workspaces/{{workspace}}",
+                {"PATCH": self.rename_workspace, "DELETE": self.delete_workspace},
+            ),
+            Route(
+                f"{org}/folders/{{folder}}",
+                {"PATCH": self.rename_folder, "DELETE": self.delete_folder},
+            ),
+            Route(
                 f"{org}/workspaces/{{workspace}}/folders",
                 {"GET": self.folders, "POST": self.create_folder},
             ),
@@ -275,6 +287,30 @@ class AdminEndpoints:
     def workspaces(self, request: Request) -> Response:
         found = self._admin.workspaces(request.path_params["org"])
         return Response(200, {"workspaces": [_json(w) for w in found]})
+
+    def rename_workspace(self, request: Request) -> Response:
+        body = parse(Rename, request.json())
+        params = request.path_params
+        return Response(
+            200, _json(self._admin.rename_workspace(params["org"], params["workspace"], body.name))
+        )
+
+    def delete_workspace(self, request: Request) -> Response:
+        """Accepted: the workspace is gone now; its folders, grants and access follow through
+        the fan-out."""
+        self._admin.delete_workspace(request.path_params["org"], request.path_params["workspace"])
+        return Response(204)
+
+    def rename_folder(self, request: Request) -> Response:
+        body = parse(Rename, request.json())
+        params = request.path_params
+        return Response(
+            200, _json(self._admin.rename_folder(params["org"], params["folder"], body.name))
+        )
+
+    def delete_folder(self, request: Request) -> Response:
+        self._admin.delete_folder(request.path_params["org"], request.path_params["folder"])
+        return Response(204)
 
     def create_folder(self, request: Request) -> Response:
         body = parse(CreateFolder, request.json())

@@ -78,6 +78,26 @@ class GroupGrantChanged(DomainEvent):
     level: Level | None = None
 
 
+class WorkspaceDeleted(DomainEvent):
+    """An admin deleted a workspace. Its folders (the home folder too), every group grant on it
+    or on them and every user's access to them are removed by the fan-out, in resumable steps;
+    each removed access that gave a level is announced by Access.Revoked."""
+
+    detail_type: ClassVar[str] = "Workspace.Deleted"
+
+    workspace_id: str = Field(alias="workspaceId")
+
+
+class FolderDeleted(DomainEvent):
+    """An admin deleted a folder (never a home folder: it goes with its workspace). Group grants
+    on it and users' access to it are removed by the fan-out, as for a workspace."""
+
+    detail_type: ClassVar[str] = "Folder.Deleted"
+
+    folder_id: str = Field(alias="folderId")
+    workspace_id: str = Field(alias="workspaceId")
+
+
 class AccessChange(BaseModel):
     """One user's effective level on one target, before and after (null: no access)."""
 
@@ -115,6 +135,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         GroupGrantChanged,
         UserDeleted,
         UserStatusChanged,
+        WorkspaceDeleted,
+        FolderDeleted,
         AccessGranted,
         AccessRevoked,
     )

@@ -6,10 +6,14 @@
                  stays as a tombstone without `level`, expired by TTL after
                  `REVOKED_GRANT_RETENTION`: it tells the fan-out where the group may still have
                  left sources, so late or reordered events never search users' records.
+                 Tombstones are on GSI2 too, under `ORG#<org>#REVOKED#<type>:<id>`, so a deleted
+                 target's clean-up finds them.
 - access record  pk `ORG#<org>#USER#<user>#ACCESS`, sk `<type>:<id>`: one per (user, target),
                  with every source (JSON), the user's `active` flag, the effective `level` and a
                  `version` that every writer conditions on. GSI1 `ORG#<org>#ACCESS#<type>:<id>` →
                  `<user>` is set only while the record gives a level: who has access to a target.
+                 GSI2 `ORG#<org>#RECORDS#<type>:<id>` → `<user>` is set on every record, with a
+                 level or not: what a deleted target's clean-up removes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from provisioning.access.model import AccessRecord, GroupGrant, Level, Source, Target
@@ -46,6 +51,18 @@ def access_pk(org_id: str, user_id: str) -> str:
     return f"ORG#{org_id}#USER#{user_id}#ACCESS"
 
 
+def _grants_index_pk(org_id: str, target: Target) -> str:
+    return f"ORG#{org_id}#GRANTS#{target}"
+
+
+def _revoked_index_pk(org_id: str, target: Target) -> str:
+    return f"ORG#{org_id}#REVOKED#{target}"
+
+
+def _records_index_pk(org_id: str, target: Target) -> str:
+    return f"ORG#{org_id}#RECORDS#{target}"
+
+
 def _grant_item(org_id: str, grant: GroupGrant) -> Item:
     return {
         **key(group_pk(org_id, grant.group_id), f"{GRANT_PREFIX}{grant.target}"),
@@ -54,7 +71,7 @@ def _grant_item(org_id: str, grant: GroupGrant) -> Item:
         "targetType": s(grant.target.type.value),
         "targetId": s(grant.target.id),
         "level": s(grant.level.value),
-        "gsi2pk": s(f"ORG#{org_id}#GRANTS#{grant.target}"),
+        "gsi2pk": s(_grants_index_pk(org_id, grant.target)),
         "gsi2sk": s(grant.group_id),
     }
 
@@ -67,6 +84,8 @@ def _revoked_grant_item(org_id: str, group_id: str, target: Target, now: datetim
         "targetType": s(target.type.value),
         "targetId": s(target.id),
         "expiresAt": n(int((now + REVOKED_GRANT_RETENTION).timestamp())),
+        "gsi2pk": s(_revoked_index_pk(org_id, target)),
+        "gsi2sk": s(group_id),
     }
 
 
@@ -94,6 +113,8 @@ def _record_item(org_id: str, record: AccessRecord) -> Item:
         ),
         "active": {"BOOL": record.active},
         "version": n(record.version),
+        "gsi2pk": s(_records_index_pk(org_id, record.target)),
+        "gsi2sk": s(record.user_id),
     }
     if record.level is not None:
         item["level"] = s(record.level.value)
@@ -153,7 +174,7 @@ class AccessStore:
                 TableName=self._table,
                 IndexName="GSI2",
                 KeyConditionExpression="gsi2pk = :pk",
-                ExpressionAttributeValues={":pk": s(f"ORG#{org_id}#GRANTS#{target}")},
+                ExpressionAttributeValues={":pk": s(_grants_index_pk(org_id, target))},
             )
         ]
 
@@ -167,7 +188,59 @@ class AccessStore:
         item = _revoked_grant_item(org_id, group_id, target, now or datetime.now(UTC))
         return {"Put": {"TableName": self._table, "Item": item}}
 
+    def groups_referring_to(self, org_id: str, target: Target, limit: int) -> list[str]:
+        """Up to `limit` groups holding a grant or a tombstone on a target (two GSI2 Queries)."""
+        found: list[str] = []
+        for index_pk in (_grants_index_pk(org_id, target), _revoked_index_pk(org_id, target)):
+            items = query_items(
+                self._client,
+                TableName=self._table,
+                IndexName="GSI2",
+                KeyConditionExpression="gsi2pk = :pk",
+                ExpressionAttributeValues={":pk": s(index_pk)},
+                ProjectionExpression="gsi2sk",
+                Limit=limit,
+            )
+            found += [item["gsi2sk"]["S"] for item in islice(items, limit - len(found))]
+        return found
+
+    def delete_grant_item(
+        self, org_id: str, group_id: str, target: Target
+    ) -> TransactWriteItemTypeDef:
+        """Remove a group's grant or tombstone on a target outright (the target is gone, so no
+        source of it is left to find)."""
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": key(group_pk(org_id, group_id), f"{GRANT_PREFIX}{target}"),
+            }
+        }
+
     # --- access records ----------------------------------------------------------------------
+
+    def users_with_records_on(self, org_id: str, target: Target, limit: int) -> list[str]:
+        """Up to `limit` users holding a record on a target, with a level or not: one Query on
+        GSI2 (eventually consistent: a record written since is found by the next call)."""
+        items = query_items(
+            self._client,
+            TableName=self._table,
+            IndexName="GSI2",
+            KeyConditionExpression="gsi2pk = :pk",
+            ExpressionAttributeValues={":pk": s(_records_index_pk(org_id, target))},
+            ProjectionExpression="gsi2sk",
+            Limit=limit,
+        )
+        return [item["gsi2sk"]["S"] for item in islice(items, limit)]
+
+    def delete_record_item(self, org_id: str, record: AccessRecord) -> TransactWriteItemTypeDef:
+        """Remove a record whatever its sources, if it is still as read."""
+        delete: Any = {
+            "TableName": self._table,
+            "Key": key(access_pk(org_id, record.user_id), str(record.target)),
+            "ConditionExpression": "version = :read",
+            "ExpressionAttributeValues": {":read": n(record.version)},
+        }
+        return {"Delete": delete}
 
     def records(
         self, org_id: str, wanted: Sequence[tuple[str, Target]]

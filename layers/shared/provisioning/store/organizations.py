@@ -19,7 +19,14 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from provisioning.access.errors import ConflictError, NotFoundError
-from provisioning.access.model import Folder, FolderRevocation, OrgSettings, Workspace
+from provisioning.access.model import (
+    Folder,
+    FolderRevocation,
+    OrgSettings,
+    Target,
+    TargetKind,
+    Workspace,
+)
 from provisioning.admin.model import Organization
 from provisioning.store.dynamo import (
     Item,
@@ -51,6 +58,12 @@ def workspace_sk(workspace_id: str) -> str:
 
 def folder_sk(folder_id: str) -> str:
     return f"{FOLDER_PREFIX}{folder_id}"
+
+
+def _target_sk(target: Target) -> str:
+    if target.type is TargetKind.WORKSPACE:
+        return workspace_sk(target.id)
+    return folder_sk(target.id)
 
 
 def folders_index_pk(org_id: str, workspace_id: str) -> str:
@@ -142,6 +155,10 @@ class OrganizationStore:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
+
+    @property
+    def table_name(self) -> str:
+        return self._table
 
     # --- organizations -----------------------------------------------------------------------
 
@@ -287,7 +304,46 @@ class OrganizationStore:
         )
         return [_to_workspace(item) for item in items]
 
+    def rename_workspace(self, org_id: str, workspace_id: str, name: str) -> Workspace:
+        item = self._rename(org_id, workspace_sk(workspace_id), name, f"workspace {workspace_id}")
+        return _to_workspace(item)
+
+    def delete_workspace(
+        self, org_id: str, workspace_id: str, event: TransactWriteItemTypeDef
+    ) -> None:
+        """The workspace item and its Workspace.Deleted event in one transaction. Its folders
+        stay until the fan-out applies the event (their workspace's absence already refuses
+        new folders in it)."""
+        self._delete(
+            org_id,
+            workspace_sk(workspace_id),
+            "attribute_exists(pk)",
+            event,
+            f"workspace {workspace_id} not found",
+        )
+
     # --- folders -----------------------------------------------------------------------------
+
+    def rename_folder(self, org_id: str, folder_id: str, name: str) -> Folder:
+        return _to_folder(self._rename(org_id, folder_sk(folder_id), name, f"folder {folder_id}"))
+
+    def delete_folder(self, org_id: str, folder_id: str, event: TransactWriteItemTypeDef) -> None:
+        """A folder that is not a home folder, with its Folder.Deleted event, in one
+        transaction; 404 for a folder that does not exist or is a home folder (the caller read
+        it and tells which)."""
+        self._delete(
+            org_id,
+            folder_sk(folder_id),
+            "attribute_exists(pk) AND #home = :no",
+            event,
+            f"folder {folder_id} not found",
+        )
+
+    def delete_folder_item(self, org_id: str, folder_id: str) -> None:
+        """Remove a folder of a deleted workspace (idempotent)."""
+        self._client.delete_item(
+            TableName=self._table, Key=key(org_pk(org_id), folder_sk(folder_id))
+        )
 
     def create_folder(self, org_id: str, folder: Folder) -> None:
         """A folder in an existing workspace."""
@@ -325,7 +381,76 @@ class OrganizationStore:
         )
         return [_to_folder(item) for item in items]
 
+    # --- targets -----------------------------------------------------------------------------
+
+    def existing_targets(self, org_id: str, targets: Sequence[Target]) -> set[Target]:
+        """The targets among `targets` whose workspace or folder exists: strongly consistent
+        BatchGetItem (a workspace created a moment ago must count), 100 keys a call."""
+        wanted = {(org_pk(org_id), _target_sk(t)): t for t in targets if fits_key(t.id)}
+        keys = [key(pk, sk) for pk, sk in wanted]
+        found: set[Target] = set()
+        for start in range(0, len(keys), 100):
+            pending: Any = {
+                self._table: {
+                    "Keys": keys[start : start + 100],
+                    "ProjectionExpression": "pk, sk",
+                    "ConsistentRead": True,
+                }
+            }
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found.add(wanted[(item["pk"]["S"], item["sk"]["S"])])
+                pending = response.get("UnprocessedKeys") or None
+        return found
+
+    def target_check(self, org_id: str, target: Target) -> TransactWriteItemTypeDef:
+        """A transaction item that fails unless the workspace or folder exists."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key(org_pk(org_id), _target_sk(target)),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+
     # --- plumbing ----------------------------------------------------------------------------
+
+    def _rename(self, org_id: str, sk: str, name: str, what: str) -> Item:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=key(org_pk(org_id), sk),
+                UpdateExpression="SET #name = :name",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#name": "name"},
+                ExpressionAttributeValues={":name": s(name)},
+                ReturnValues="ALL_NEW",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise NotFoundError(f"{what} not found") from None
+        return response["Attributes"]
+
+    def _delete(
+        self,
+        org_id: str,
+        sk: str,
+        condition: str,
+        event: TransactWriteItemTypeDef,
+        missing: str,
+    ) -> None:
+        delete: Any = {
+            "TableName": self._table,
+            "Key": key(org_pk(org_id), sk),
+            "ConditionExpression": condition,
+        }
+        if "#home" in condition:
+            delete["ExpressionAttributeNames"] = {"#home": "home"}
+            delete["ExpressionAttributeValues"] = {":no": {"BOOL": False}}
+        try:
+            transact(self._client, [{"Delete": delete}, event])
+        except StaleVersionError:
+            raise NotFoundError(missing) from None
 
     def _get(self, pk: str, sk: str, projection: str | None = None) -> Item | None:
         arguments: dict[str, Any] = {
