@@ -11,7 +11,12 @@ from provisioning.auth.tokens import TokenService
 from provisioning.settings import get_settings
 
 logger = Logger()
-tokens = TokenService(clients.secrets_manager(), get_settings().token_secret_prefix)
+settings = get_settings()
+tokens = TokenService(
+    clients.secrets_manager(),
+    settings.token_secret_prefix,
+    cache_seconds=settings.token_cache_seconds,
+)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

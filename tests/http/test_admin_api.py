@@ -54,6 +54,13 @@ def test_rotated_token_authenticates_scim_requests(stack, acme):
     assert ScimClient(stack, body["token"]).get("/Users").status == 200
 
 
+def test_rotation_without_a_grace_uses_the_stacks_token_grace_hours(stack, acme):
+    """The template's TokenGraceHours (24 by default) reaches the admin function."""
+    status, body = call(stack, "POST", f"/orgs/{ORG}/token/rotate")
+    assert (status, body["graceHours"]) == (200, 24)
+    assert acme.get("/Users").status == 200  # the previous token, within its grace
+
+
 def test_rotation_of_an_unknown_organization_is_not_found(stack):
     assert call(stack, "POST", "/orgs/nobody/token/rotate")[0] == 404
 

@@ -72,6 +72,13 @@ def test_token_rotate_prints_the_new_token_and_the_grace(scimctl):
     assert "previous tokens stay valid for 2 hours" in out
 
 
+def test_token_rotate_without_a_grace_leaves_it_to_the_stack(scimctl):
+    scimctl("org", "create", "acme")
+    code, out, _ = scimctl("token", "rotate", "--org", "acme")
+    assert code == 0
+    assert "previous tokens stay valid for 24 hours" in out
+
+
 def test_settings_set_then_show(scimctl):
     scimctl("org", "create", "acme")
     code, _, _ = scimctl(

@@ -77,7 +77,7 @@ def test_zero_grace_revokes_the_previous_token_at_once(admin, clock):
 def test_token_service_default_grace_is_24_hours(clock, stack):
     tokens = TokenService(clients.secrets_manager(), "scim/orgs/", clock=clock)
     first = tokens.create_organization("contoso")
-    tokens.rotate("contoso")
+    tokens.rotate("contoso", timedelta(hours=24))
     clock.now += timedelta(hours=23)
     assert verify(first, clock) == "contoso"
     clock.now += timedelta(hours=1)

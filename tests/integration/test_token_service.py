@@ -113,3 +113,17 @@ def test_a_rotation_that_keeps_losing_gives_up_and_changes_nothing(tokens):
     finally:
         client.meta.events.unregister("before-call.secrets-manager.UpdateSecretVersionStage", lost)
     assert TokenService(client, "scim/orgs/").verify(first) == "contoso"
+
+
+def test_a_verifier_trusts_its_cached_digests_for_its_cache_seconds_only(stack):
+    """AuthorizerCacheSeconds: a revoked token keeps working from a warm cache for that long;
+    with 0 the very next request reads Secrets Manager and is refused."""
+    issuer = TokenService(clients.secrets_manager(), "scim/orgs/")
+    first = issuer.create_organization("contoso")
+    cached = TokenService(clients.secrets_manager(), "scim/orgs/", cache_seconds=3600)
+    uncached = TokenService(clients.secrets_manager(), "scim/orgs/", cache_seconds=0)
+    assert cached.verify(first) == "contoso"
+    assert uncached.verify(first) == "contoso"
+    issuer.rotate("contoso", timedelta(0))
+    assert cached.verify(first) == "contoso"
+    assert uncached.verify(first) is None

@@ -251,7 +251,8 @@ def _org_show(args: argparse.Namespace) -> Call:
 
 
 def _token_rotate(args: argparse.Namespace) -> Call:
-    return Call("POST", f"{_org(args)}/token/rotate", _rotated, {"graceHours": args.grace_hours})
+    body = {} if args.grace_hours is None else {"graceHours": args.grace_hours}
+    return Call("POST", f"{_org(args)}/token/rotate", _rotated, body)
 
 
 def _settings_show(args: argparse.Namespace) -> Call:
@@ -409,8 +410,9 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--grace-hours",
         type=float,
-        default=24.0,
-        help="how long the previous token stays valid (default 24; 0: revoke now)",
+        default=None,
+        help="how long the previous token stays valid (default: the stack's TokenGraceHours, 24 "
+        "unless changed; 0: revoke now)",
     )
 
     settings = topic("settings", "organization settings")

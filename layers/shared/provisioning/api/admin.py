@@ -26,7 +26,6 @@ from provisioning.access.model import (
 from provisioning.access.service import AccessService
 from provisioning.admin.service import AdminService
 from provisioning.auth.tokens import (
-    DEFAULT_ROTATION_GRACE,
     InvalidOrganizationIdError,
     check_org_id,
 )
@@ -103,12 +102,8 @@ class OrganizationPage(_Body):
 
 
 class RotateToken(_Body):
-    grace_hours: float = Field(
-        default=DEFAULT_ROTATION_GRACE / timedelta(hours=1),
-        ge=0,
-        le=MAX_GRACE_HOURS,
-        alias="graceHours",
-    )
+    # None: the stack's TokenGraceHours.
+    grace_hours: float | None = Field(default=None, ge=0, le=MAX_GRACE_HOURS, alias="graceHours")
 
 
 class ChangeSettings(_Body):
@@ -180,9 +175,12 @@ def _grant(grant: GroupGrant) -> dict[str, Any]:
 class AdminEndpoints:
     """HTTP face of the admin and access services: parse, call, render."""
 
-    def __init__(self, admin: AdminService, access: AccessService) -> None:
+    def __init__(
+        self, admin: AdminService, access: AccessService, default_grace_hours: float
+    ) -> None:
         self._admin = admin
         self._access = access
+        self._default_grace_hours = default_grace_hours
 
     def routes(self) -> list[Route]:
         """Every route; those under an organization check its id first, in one place."""
@@ -254,12 +252,9 @@ class AdminEndpoints:
 
     def rotate_token(self, request: Request) -> Response:
         body = parse(RotateToken, request.json() if request.body else {})
-        token = self._admin.rotate_token(
-            request.path_params["org"], timedelta(hours=body.grace_hours)
-        )
-        return Response(
-            200, {"token": token, "graceHours": body.grace_hours}, {"Cache-Control": "no-store"}
-        )
+        hours = self._default_grace_hours if body.grace_hours is None else body.grace_hours
+        token = self._admin.rotate_token(request.path_params["org"], timedelta(hours=hours))
+        return Response(200, {"token": token, "graceHours": hours}, {"Cache-Control": "no-store"})
 
     # --- settings ----------------------------------------------------------------------------
 
@@ -390,4 +385,5 @@ def admin_app(settings: Settings | None = None) -> ScimApp:
     settings = settings or get_settings()
     access = AccessService.build(settings)
     admin = AdminService.build(access, settings)
-    return ScimApp(AdminEndpoints(admin, access).routes(), settings.max_body_bytes, AdminJson())
+    endpoints = AdminEndpoints(admin, access, settings.token_grace_hours)
+    return ScimApp(endpoints.routes(), settings.max_body_bytes, AdminJson())

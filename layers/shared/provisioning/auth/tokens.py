@@ -28,12 +28,6 @@ if TYPE_CHECKING:
 TOKEN_PREFIX = "scim_"  # noqa: S105 - a public marker, not a secret
 ORG_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _SECRET_BYTES = 32
-# How long a verifying container trusts its copy of an organization's digests. Revocation takes
-# effect after this plus API Gateway's authorizer cache TTL.
-DIGEST_CACHE_SECONDS = 30
-# How long a rotated-out token keeps working unless the caller says otherwise: time enough to paste
-# the new one into the identity provider without an outage. Zero revokes it at once.
-DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 # Secrets Manager's staging labels: the value verifiers read, and a rotation's candidate.
 _CURRENT = "AWSCURRENT"
 _STAGED = "AWSPENDING"
@@ -136,10 +130,14 @@ class TokenService:
         client: SecretsManagerClient,
         prefix: str,
         clock: Callable[[], datetime] = _utc_now,
+        cache_seconds: int = 30,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._clock = clock
+        # How long a verifying container trusts its copy of an organization's digests: a revoked
+        # token stops working within this time (the authorizer runs on every request).
+        self._cache_seconds = cache_seconds
         self._provider = SecretsProvider(boto3_client=client)
 
     def secret_name(self, org_id: str) -> str:
@@ -162,7 +160,7 @@ class TokenService:
             raise OrganizationExistsError(org_id) from exc
         return token
 
-    def rotate(self, org_id: str, grace: timedelta = DEFAULT_ROTATION_GRACE) -> str:
+    def rotate(self, org_id: str, grace: timedelta) -> str:
         """Issue a new token; the current ones stay valid for `grace` so the admin can paste the new
         one into the identity provider without an outage (a zero grace revokes them now). Expired
         entries are dropped.
@@ -217,7 +215,7 @@ class TokenService:
         org_id = organization_of(token)
         if org_id is None:
             return None
-        stored = self._read(org_id, max_age=DIGEST_CACHE_SECONDS)
+        stored = self._read(org_id, max_age=self._cache_seconds)
         return org_id if matches_any(token, stored, self._clock()) else None
 
     def _read(self, org_id: str, max_age: int) -> list[StoredToken]:
