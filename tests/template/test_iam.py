@@ -121,7 +121,6 @@ ADMIN_SECRETS_ACTIONS = {
     "secretsmanager:GetSecretValue",
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
-    "secretsmanager:DescribeSecret",
 }
 
 
