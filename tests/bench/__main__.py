@@ -1,17 +1,20 @@
-"""`make bench`: cold-start import cost of each handler and per-operation DynamoDB calls and
-latency of the user, group and access operations, on the local stack (moto). `BENCH_SECTIONS`
-(imports,users,groups,access,search) picks sections. Figures, not assertions: the suite's
+"""`make bench`: cold-start import cost of each handler (against a bare handler), the peak memory
+of the HTTP handlers, and per-operation DynamoDB calls and latency of the user, group and access
+operations, on the local stack (moto). `BENCH_SECTIONS`
+(imports,memory,users,groups,access,search) picks sections. Figures, not assertions: the suite's
 tests own correctness; this prints what the README and the issue notes quote."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from provisioning import clients
@@ -20,13 +23,19 @@ from provisioning.scim.groups import GroupService
 from provisioning.settings import get_settings
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore
+from tests.bench import memory
 from tests.conftest import REPO_ROOT, ScimClient
 from tests.http.seeding import seed_members, seed_users
 
-IMPORT_RUNS = 5
+IMPORT_RUNS = 7
 _JSON = {"Content-Type": "application/json"}
 OPERATION_RUNS = 30
 POPULATION = int(os.environ.get("BENCH_USERS", "1000"))
+
+# Every function the template deploys, and the baseline they are held to: a handler module that
+# imports only boto3 and Powertools' Logger (issue 11's "bare handler").
+FUNCTIONS = ("authorizer", "users", "groups", "discovery", "purge", "publisher", "fanout", "admin")
+BARE_HANDLER = REPO_ROOT / "tests" / "bench" / "bare_app.py"
 
 _IMPORT_PROBE = """
 import importlib.util, sys, time
@@ -38,29 +47,99 @@ print((time.perf_counter() - start) * 1000)
 """
 
 
-def cold_import_ms(function: str) -> float:
-    """Median wall time to import a handler module in a fresh interpreter (Lambda's INIT)."""
-    env = os.environ | {
+def _handler_path(function: str) -> Path:
+    return BARE_HANDLER if function == "bare" else REPO_ROOT / "functions" / function / "app.py"
+
+
+def _function_env(function: str) -> dict[str, str]:
+    """The environment the template gives a function (what its INIT reads), for a fresh process."""
+    return os.environ | {
         "TABLE_NAME": "bench-table",
         "EVENT_BUS_NAME": "bench-bus",
         "FANOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": f"scim-{function}",
+        "POWERTOOLS_METRICS_NAMESPACE": "ScimProvisioning",
     }
-    path = str(REPO_ROOT / "functions" / function / "app.py")
-    runs = [
-        float(
-            subprocess.run(  # noqa: S603 - our own interpreter and file
-                [sys.executable, "-c", _IMPORT_PROBE, path],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=env,
-            ).stdout
+
+
+def _import_once(function: str) -> float:
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and file
+        [sys.executable, "-c", _IMPORT_PROBE, str(_handler_path(function))],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_function_env(function),
+    )
+    return float(completed.stdout.strip().splitlines()[-1])
+
+
+def cold_import_ms(functions: Sequence[str], runs: int = IMPORT_RUNS) -> dict[str, float]:
+    """Median wall time to import each handler module in a fresh interpreter (Lambda's INIT, with
+    the layer's .pyc already compiled). The runs take turns, one per function per round, so a
+    burst of load on the machine weighs on every function alike rather than on one."""
+    timings: dict[str, list[float]] = {function: [] for function in functions}
+    for function in functions:  # a first import compiles the .pyc files: not counted
+        _import_once(function)
+    for _ in range(runs):
+        for function in functions:
+            timings[function].append(_import_once(function))
+    return {function: statistics.median(runs) for function, runs in timings.items()}
+
+
+def print_imports() -> None:
+    print(
+        f"Cold import of each handler module (median of {IMPORT_RUNS} fresh interpreters, Python "
+        f"{sys.version_info.major}.{sys.version_info.minor}, this machine), against a bare "
+        "handler importing only boto3 and Powertools Logger:"
+    )
+    medians = cold_import_ms(("bare", *FUNCTIONS))
+    bare = medians["bare"]
+    print(f"  {'handler':<11} {'ms':>7} {'bare ms':>8} {'+ms':>7} {'ratio':>6}")
+    for function in ("bare", *FUNCTIONS):
+        ms = medians[function]
+        print(f"  {function:<11} {ms:7.0f} {bare:8.0f} {ms - bare:+7.0f} {ms / bare:6.2f}")
+
+
+# ---------------------------------------------------------------- memory
+def peak_memory(function: str) -> dict[str, Any]:
+    """tests/bench/memory.py's figures for one handler, from a fresh process."""
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "tests.bench.memory", function],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+        env=_function_env(function),
+    )
+    prefix = memory.RESULT_PREFIX
+    line = next(out for out in completed.stdout.splitlines() if out.startswith(prefix))
+    result: dict[str, Any] = json.loads(line.removeprefix(prefix))
+    return result
+
+
+def print_memory() -> None:
+    print(
+        f"\nPeak memory of each HTTP handler after {memory.MEMORY_INVOCATIONS:,} invocations of "
+        "its sample events (events/) on moto, each in a fresh process: resident set (ru_maxrss, "
+        "what Lambda limits and bills as Max Memory Used; tracemalloc would see Python objects "
+        "only), MiB. The process also holds moto and the local stack (before the handler's "
+        "import), so the handler's own share is the peak less that:"
+    )
+    print(
+        f"  {'handler':<10} {'peak':>6} {'moto world':>11} {'handler':>8} "
+        f"{'at import':>10} {'growth':>7}  statuses"
+    )
+    for function in memory.HTTP_FUNCTIONS:
+        m = peak_memory(function)
+        world = m["world_kib"] / 1024
+        peak, imported = m["peak_kib"] / 1024, m["imported_kib"] / 1024
+        growth = (m["final_kib"] - m["imported_kib"]) / 1024
+        statuses = ", ".join(f"{n} x {status}" for status, n in m["statuses"].items())
+        print(
+            f"  {function:<10} {peak:6.1f} {world:11.1f} {peak - world:8.1f} "
+            f"{imported - world:10.1f} {growth:+7.1f}  {statuses}"
         )
-        for _ in range(IMPORT_RUNS)
-    ]
-    return statistics.median(runs)
 
 
 class Calls:
@@ -291,18 +370,15 @@ def search_operations(size: int) -> list[tuple[str, float, str]]:
         ]
 
 
-SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,users,groups,access,search").split(",")
+SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,memory,users,groups,access,search").split(",")
 
 
 def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if "imports" in SECTIONS:
-        print(
-            "Cold import of each handler module (median of 5 fresh interpreters, Python "
-            f"{sys.version_info.major}.{sys.version_info.minor}, this machine):"
-        )
-        for function in ("authorizer", "users", "discovery", "publisher", "fanout", "admin"):
-            print(f"  {function:<11} {cold_import_ms(function):7.0f} ms")
+        print_imports()
+    if "memory" in SECTIONS:
+        print_memory()
     if "users" in SECTIONS:
         print(
             f"\nUser operations on the local stack (moto), {POPULATION} users in the organization, "

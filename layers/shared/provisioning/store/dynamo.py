@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from scim2_models import PayloadTooLargeException, UniquenessException
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -66,6 +65,10 @@ def transact(client: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef]) 
             code = error.response["Error"]["Code"]
             if code == "ValidationException" and "size" in str(error).casefold():
                 # An item over DynamoDB's 400 KB: the request carried too much for one resource.
+                # scim2-models is imported where a SCIM error is raised, not by this module: the
+                # fan-out and purge functions share it and would otherwise load it at cold start.
+                from scim2_models import PayloadTooLargeException
+
                 raise PayloadTooLargeException(
                     detail="the resource is too large to store (DynamoDB's 400 KB item limit)"
                 ) from error
@@ -87,6 +90,8 @@ def _explain(item: TransactWriteItemTypeDef) -> Exception:
     sort_key = (operation.get("Item") or operation.get("Key") or {}).get("sk", {}).get("S", "")
     if sort_key.startswith("UNIQUE#"):
         attribute = sort_key.split("#")[2]
+        from scim2_models import UniquenessException
+
         return UniquenessException(detail=f"{attribute} is already in use in this organization")
     return StaleVersionError()
 
