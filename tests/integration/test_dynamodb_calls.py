@@ -50,7 +50,11 @@ def counter(stack):
 
 def test_calls_per_user_operation(contoso, counter):
     with counter.measure() as create:
-        user = contoso.create_user("calls@contoso.com", externalId="ext-calls")
+        user = contoso.create_user(
+            "calls@contoso.com",
+            externalId="ext-calls",
+            emails=[{"value": "Calls@Contoso.com", "type": "work", "primary": True}],
+        )
     path = f"/Users/{user['id']}"
     with counter.measure() as get:
         contoso.get(path)
@@ -58,6 +62,10 @@ def test_calls_per_user_operation(contoso, counter):
         contoso.get('/Users?filter=userName eq "CALLS@contoso.com"')
     with counter.measure() as by_external_id:
         contoso.get('/Users?filter=externalId eq "ext-calls"')
+    with counter.measure() as by_email:
+        contoso.get('/Users?filter=emails[type eq "work" and value eq "calls@CONTOSO.com"]')
+    with counter.measure() as by_email_value:
+        contoso.get('/Users?filter=emails.value eq "CALLS@contoso.com"')
     with counter.measure() as first_page:
         contoso.get("/Users?startIndex=1&count=100")
     with counter.measure() as patch, counter.measure("FanoutFunction") as suspension:
@@ -74,6 +82,8 @@ def test_calls_per_user_operation(contoso, counter):
     assert get == {"GetItem": 1, "Query": 1}
     assert by_user_name == {"Query": 2}
     assert by_external_id == {"Query": 2}
+    # The e-mail index names the users (one Query), then they are read by key (one batch).
+    assert by_email == by_email_value == {"Query": 2, "BatchGetItem": 1}
     assert first_page == {"GetItem": 1, "Query": 2}
     assert patch == {"GetItem": 1, "TransactWriteItems": 1, "Query": 1}
     # The deactivation's User.StatusChanged, in the fan-out: the user's access records (one

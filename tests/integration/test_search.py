@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from scim2_models import InvalidCursorException, TooManyException
+from scim2_models import InvalidCursorException, InvalidValueException, TooManyException
 
 from provisioning import clients
 from provisioning.scim.cursor import CursorCodec, cursor_key
@@ -314,3 +314,122 @@ def test_a_member_id_longer_than_any_key_matches_nothing(store):
     seed(store, GROUP, [{"displayName": "Sales"}])
     search = searcher(store, [GROUP])
     assert ids(run(search, {"filter": f'members eq "{"x" * 2100}"'})[1]) == []
+
+
+def mailboxes(store: ResourceStore, count: int) -> list[str]:
+    """Users with a work address (primary) and a home one, as Entra and Okta provision them."""
+    return seed(
+        store,
+        USER,
+        [
+            {
+                "userName": f"user{n:03d}@contoso.com",
+                "emails": [
+                    {"value": f"Work{n}@Contoso.com", "type": "work", "primary": True},
+                    {"value": f"home{n}@example.org", "type": "home"},
+                ],
+            }
+            for n in range(count)
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('emails[value eq "WORK7@contoso.COM"]', ["user-007"]),
+        ('emails.value eq "work7@contoso.com"', ["user-007"]),
+        ('emails eq "Home8@Example.org"', ["user-008"]),
+        ('emails[type eq "work" and value eq "work9@contoso.com"]', ["user-009"]),
+        ('emails[type eq "work" and value eq "home9@example.org"]', []),
+        (
+            'emails[value eq "home3@example.org" or value eq "work4@contoso.com"]',
+            ["user-003", "user-004"],
+        ),
+        ('emails[value eq "nobody@contoso.com"]', []),
+    ],
+)
+def test_an_email_equality_is_an_index_read_whatever_the_directory_size(
+    store, calls, text, expected
+):
+    """Entra and Okta match an existing user by e-mail: past the scan limit this is still one
+    Query on the e-mail index and one BatchGetItem of the users it names (never `tooMany`)."""
+    mailboxes(store, 12)
+    search = searcher(store, [USER], scan_limit=5)
+    with measuring(calls) as made:
+        _, result = run(search, {"filter": text})
+    assert ids(result) == expected
+    assert result.total == len(expected)
+    reads = text.count("value eq") + text.count("emails eq")
+    assert made["Query"] == reads
+    assert set(made) <= {"Query", "BatchGetItem"}
+    # The users the index names are read (then filtered: a home address is not a work one).
+    assert made["BatchGetItem"] == (0 if "nobody" in text else 1)
+
+
+def test_an_external_id_equality_is_one_query_whatever_the_directory_size(store, calls):
+    users(store, 12)
+    search = searcher(store, [USER], scan_limit=1)
+    with measuring(calls) as made:
+        _, result = run(search, {"filter": 'externalId eq "ext-7"'})
+    assert ids(result) == ["user-007"]
+    assert made == {"Query": 1}
+
+
+def value_index(store: ResourceStore) -> list[tuple[str, str]]:
+    """The e-mail index items of the organization: (owner, key)."""
+    client = clients.dynamodb()
+    response = client.query(
+        TableName=get_settings().table_name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :value)",
+        ExpressionAttributeValues={":pk": {"S": f"ORG#{ORG}"}, ":value": {"S": "VALUE#"}},
+    )
+    return sorted((item["ownerId"]["S"], item["gsi1sk"]["S"]) for item in response["Items"])
+
+
+def test_the_email_index_follows_the_user_in_its_own_transactions(store, calls):
+    service = ResourceService(store, USER, new_id=lambda: "user-000")
+    email = [{"value": "Ann@Contoso.com"}, {"value": "ann@contoso.COM", "type": "work"}]
+    with measuring(calls) as made:
+        service.create(ORG, {"userName": "ann", "emails": email})
+    assert made == {"TransactWriteItems": 1}
+    assert value_index(store) == [("user-000", "ann@contoso.com")]
+
+    with measuring(calls) as made:
+        service.replace(
+            ORG, "user-000", {"userName": "ann", "emails": [{"value": "ann@fabrikam.com"}]}
+        )
+    assert made == {"GetItem": 1, "TransactWriteItems": 1}
+    assert value_index(store) == [("user-000", "ann@fabrikam.com")]
+    search = searcher(store, [USER], scan_limit=0)
+    assert ids(run(search, {"filter": 'emails eq "ann@contoso.com"'})[1]) == []
+    assert ids(run(search, {"filter": 'emails eq "ANN@fabrikam.com"'})[1]) == ["user-000"]
+
+    service.patch(
+        ORG,
+        "user-000",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {"op": "add", "path": "emails", "value": [{"value": "a@x.org", "type": "home"}]}
+            ],
+        },
+    )
+    assert value_index(store) == [("user-000", "a@x.org"), ("user-000", "ann@fabrikam.com")]
+    with measuring(calls) as made:
+        service.delete(ORG, "user-000")
+    assert made == {"GetItem": 1, "TransactWriteItems": 1}
+    assert value_index(store) == []
+
+
+def test_a_user_holds_a_bounded_number_of_email_addresses(store):
+    from provisioning.scim.resources import MAX_INDEXED_VALUES
+
+    service = ResourceService(store, USER)
+    many = [{"value": f"a{n}@contoso.com"} for n in range(MAX_INDEXED_VALUES)]
+    # Case variants are one address: they take one index item.
+    service.create(ORG, {"userName": "fits", "emails": [*many, {"value": "A0@CONTOSO.com"}]})
+    with pytest.raises(InvalidValueException) as caught:
+        service.create(ORG, {"userName": "too-many", "emails": [*many, {"value": "b@x.org"}]})
+    assert caught.value.scim_type == "invalidValue"
+    assert "emails.value" in str(caught.value.detail)

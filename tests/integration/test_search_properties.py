@@ -1,16 +1,18 @@
 """Properties of the search engine on DynamoDB (moto), for random small directories:
 
 - a filter answered through the indexes (equality on `id`, `userName`, `externalId`,
-  `displayName`, and `and` / `or` of such terms) selects exactly the resources, and the total,
-  that paging through every resource selects (issue 5), on /Users, /Groups and the root;
+  `displayName`, a user's e-mail addresses in every form Entra and Okta send, and `and` / `or` of
+  such terms) selects exactly the resources, and the total, that paging through every resource
+  selects (issues 5 and 13), on /Users, /Groups and the root;
 - walking cursor pages (RFC 9865) returns the result of one index page, in the same order, each
   resource once, with and without `sortBy`;
 - with a small scan limit, cursor pages of a filter no index answers come back short, without
   `totalResults`, and still cover the whole result; index paging is refused with `tooMany`.
 
-User names, external ids and display names come from a tiny alphabet of case variants (and
-`ß`/`ẞ`/`ss`, Greek final sigma), so values collide in every way the uniqueness rules allow:
-userName and a group's displayName are unique case-insensitively, externalId case-exactly.
+User names, external ids, display names and e-mail local parts come from a tiny alphabet of case
+variants (and `ß`/`ẞ`/`ss`, Greek final sigma), so values collide in every way the uniqueness
+rules allow: userName and a group's displayName are unique case-insensitively, externalId
+case-exactly; e-mail addresses are not unique, and compare case-insensitively.
 Canonically equivalent spellings (`é` / `e` + U+0301, the Kelvin sign / `K`) get a property of
 their own.
 
@@ -63,6 +65,10 @@ CASE_LETTERS = ("a", "A", "s", "S", "\u00df", "\u1e9e", "\u03c3", "\u03c2", "\u0
 CANONICAL_LETTERS = ("\u00e9", "e\u0301", "\u212a", "\u00c9", "E\u0301", "K", "e", "E", "k")
 TITLES = ("Eng", "eng", "Ops")
 UNIQUE_NAMES = ("userName", "externalId", "displayName")
+# Domains that differ only in case: an address's domain is case-insensitive, as its local part is
+# under SCIM's caseExact=false (RFC 7643 §4.1.2).
+DOMAINS = ("contoso.com", "Contoso.COM", "fabrikam.org")
+EMAIL_TYPES = ("work", "home")
 PAGE_LIMIT = 200
 CODEC_CREDENTIAL = "Bearer property-test"
 
@@ -127,6 +133,17 @@ class Directory:
     users: tuple[dict[str, Any], ...]
     groups: tuple[dict[str, Any], ...]
 
+    def addresses(self) -> list[str]:
+        """The e-mail addresses the users hold."""
+        return sorted(
+            {
+                entry["value"]
+                for body in self.users
+                for entry in body.get("emails", [])
+                if isinstance(entry.get("value"), str)
+            }
+        )
+
     def values(self, *attributes: str) -> list[str]:
         """The strings these attributes hold (all three compared ones by default)."""
         names = attributes or ("userName", "externalId", "displayName")
@@ -181,9 +198,14 @@ def distinct(bodies: list[dict[str, Any]], kind: ResourceKind) -> tuple[dict[str
 
 def directories(letters: Sequence[str], min_users: int = 1) -> st.SearchStrategy[Directory]:
     word = words(letters)
+    email = st.fixed_dictionaries(
+        {"value": st.tuples(word, st.sampled_from(DOMAINS)).map("@".join)},
+        optional={"type": st.sampled_from(EMAIL_TYPES)},
+    )
     user = st.fixed_dictionaries(
         {"userName": word},
         optional={
+            "emails": st.lists(email, max_size=3),
             "externalId": word,
             "displayName": word,
             "active": st.booleans(),
@@ -249,7 +271,26 @@ def filters(
     ]
     if scope != "Groups":
         equalities.append(value("userName").map(lambda v: f'userName eq "{v}"'))
+        address = st.tuples(words(letters), st.sampled_from(DOMAINS)).map("@".join)
+        if directory.addresses():
+            held = st.sampled_from(directory.addresses())
+            address = st.one_of(address, held.flatmap(lambda v: st.sampled_from(spellings(v))))
+        # What Entra and Okta send to match an existing user, and the forms RFC 7644 §3.4.2.2
+        # allows for the same question.
+        equalities += [
+            address.map(lambda v: f'emails[value eq "{v}"]'),
+            address.map(lambda v: f'emails.value eq "{v}"'),
+            address.map(lambda v: f'emails eq "{v}"'),
+            st.tuples(st.sampled_from(EMAIL_TYPES), address).map(
+                lambda t: f'emails[type eq "{t[0]}" and value eq "{t[1]}"]'
+            ),
+            st.tuples(address, address).map(
+                lambda t: f'emails[value eq "{t[0]}" or value eq "{t[1]}"]'
+            ),
+        ]
         others += [
+            st.sampled_from(EMAIL_TYPES).map(lambda v: f'emails[type eq "{v}"]'),
+            st.just("emails pr"),
             value("userName").map(lambda v: f'userName sw "{v[0]}"'),
             st.sampled_from(["active eq true", "active eq false", "title pr"]),
             st.sampled_from(TITLES).map(lambda v: f'title eq "{v}"'),
@@ -365,7 +406,7 @@ def disagreement(text: str, indexed: ListResult, paged: ListResult) -> str:
     for path, keys in only.items():
         for key in sorted(keys):
             body = bodies[key]
-            held = {name: body[name] for name in UNIQUE_NAMES if name in body}
+            held = {name: body[name] for name in (*UNIQUE_NAMES, "emails") if name in body}
             lines.append(f"{path}: {key[0]} {held!a}")
     return "\n".join(lines)
 

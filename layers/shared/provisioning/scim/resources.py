@@ -37,7 +37,8 @@ from scim2_models import (
 from scim2_models import (
     Group as _RfcGroup,
 )
-from scim2_models.path import AttributeBinding
+from scim2_models.path import AttributeBinding, CompareOperator
+from scim2_models.path.resolution import coerce_value
 
 # Directories synced from on-premises AD carry addresses on special-use domains (`user@corp.local`);
 # the identity provider is the authority on its users' addresses, so none of them is refused here.
@@ -113,6 +114,49 @@ class UniqueAttribute:
         return binding
 
 
+MAX_INDEXED_VALUES = 20
+"""The most distinct values (by comparison key) of an indexed multi-valued attribute one resource
+may hold: each is an index item written in the resource's own transaction (DynamoDB's 100)."""
+
+
+@dataclass(frozen=True)
+class IndexedValues:
+    """A sub-attribute of a multi-valued attribute (`emails.value`) whose every value is indexed,
+    so an equality on it is an index read, not a scan. Not unique: many resources may share one."""
+
+    attribute: str
+    sub_attribute: str
+    model: type[Resource[Any]]
+
+    @property
+    def name(self) -> str:
+        return f"{self.attribute}.{self.sub_attribute}"
+
+    def key(self, value: str) -> str:
+        """The form a filter's `eq` compares in: the value as its type reads it (an e-mail
+        address has its domain lowered by the validator), then its comparison key (RFC 7643
+        §2.2; `emails.value` is caseExact=false, §4.1.2). Stored values and a filter's operand
+        go through the same steps, so the index finds exactly what the filter matches."""
+        typed = coerce_value(self._binding, value, CompareOperator.eq)
+        key: str = self._binding.comparable(typed)
+        return key
+
+    def keys(self, body: dict[str, Any]) -> list[str]:
+        """The distinct keys of the values a stored body holds, in order (empty ones are no
+        index key; an equality on "" is answered by paging)."""
+        entries = body.get(self.attribute)
+        if not isinstance(entries, list):
+            return []
+        values = (entry.get(self.sub_attribute) for entry in entries if isinstance(entry, dict))
+        return sorted({self.key(value) for value in values if isinstance(value, str) and value})
+
+    @cached_property
+    def _binding(self) -> AttributeBinding:
+        binding = Path[self.model](self.name).resolve()  # type: ignore[name-defined]
+        assert binding is not None, f"{self.name} is an attribute of {self.model.__name__}"
+        return binding
+
+
 @dataclass(frozen=True)
 class ResourceKind:
     """What the service needs to know to store and serve one SCIM resource type."""
@@ -121,6 +165,7 @@ class ResourceKind:
     endpoint: str
     model: type[Resource[Any]]
     unique: tuple[UniqueAttribute, ...]
+    indexed: tuple[IndexedValues, ...] = ()
 
 
 USER = ResourceKind(
@@ -128,6 +173,8 @@ USER = ResourceKind(
     endpoint="/Users",
     model=UserResource,
     unique=(UniqueAttribute("userName", UserResource), UniqueAttribute("externalId", UserResource)),
+    # Entra and Okta match an existing user by `emails[value eq "..."]` / `emails.value eq`.
+    indexed=(IndexedValues("emails", "value", UserResource),),
 )
 
 # Identity providers deviate from the RFCs in documented ways; each setting names the client.

@@ -1,13 +1,13 @@
 """List and search requests (RFC 7644 §3.4.2, §3.4.3; RFC 9865): which resources a query selects,
 in which order, and which page of them a request gets, at a bounded cost.
 
-A filter an index answers (equality on `id` or a unique attribute, a group's `members eq
-"<user id>"` through the user's memberships, and `or` / `and` of such terms) reads only the
-resources it names. Any other filter, a sort or an exact total needs the
-organization's resources of the endpoint's types: read whole while there are at most
-`scan_limit` of them; beyond that, cursor pages examine at most `scan_limit` resources each
-(DynamoDB may have read the rest of its last page of up to 500) and may come back short, with a
-`nextCursor`; what cannot be bounded is refused with `tooMany`.
+A filter an index answers (equality on `id`, a unique attribute or an indexed multi-valued one
+such as a user's `emails`, a group's `members eq "<user id>"` through the user's memberships, and
+`or` / `and` of such terms) reads only the resources it names. Any other filter, a sort or an
+exact total needs the organization's resources of the endpoint's types: read whole while there
+are at most `scan_limit` of them; beyond that, cursor pages examine at most `scan_limit`
+resources each (DynamoDB may have read the rest of its last page of up to 500) and may come back
+short, with a `nextCursor`; what cannot be bounded is refused with `tooMany`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from provisioning.scim.resources import FILTER_SCAN_LIMIT, GROUP, ResourceKind
 from provisioning.scim.service import resource_model
 from provisioning.store.dynamo import fits_key
 from provisioning.store.memberships import MembershipStore
-from provisioning.store.resources import ResourceStore, StoredResource
+from provisioning.store.resources import IndexedValue, ResourceStore, StoredResource
 
 MAX_INDEX_LOOKUPS = 100
 """The most index reads one filter may ask for before it is answered by paging instead."""
@@ -53,7 +53,8 @@ MEMBER_OF = -1
 @dataclass(frozen=True)
 class IndexLookup:
     """One index read: a resource by `id` (position None), by a unique attribute's key (its
-    position), or the groups of a member (MEMBER_OF)."""
+    position in `kind.unique`), by an indexed multi-valued attribute's key (`len(kind.unique)`
+    plus its position in `kind.indexed`), or the groups of a member (MEMBER_OF)."""
 
     kind: str
     value: str
@@ -114,7 +115,7 @@ def index_plan(node: FilterNode, kind: ResourceKind) -> set[IndexLookup] | None:
             return None if declared is None else set()
         inner = node.val_filter
         if not _is_members(node.attr_path.attr, node.attr_path.uri):
-            return None
+            return _value_path_plan(node, kind)
         if isinstance(inner, Comparison) and inner.op == CompareOperator.eq and inner.value:
             return {IndexLookup(kind.name, value, MEMBER_OF) for value in member_ids(inner)} or None
         return None
@@ -160,6 +161,11 @@ def _comparison_plan(node: Comparison, kind: ResourceKind) -> set[IndexLookup] |
     name = path.attr.casefold()
     if kind is GROUP and name == "members" and path.sub_attr in (None, "value"):
         return {IndexLookup(kind.name, node.value, MEMBER_OF)}
+    for position, indexed in enumerate(kind.indexed, start=len(kind.unique)):
+        # `emails eq "x"` compares the entries' `value` (RFC 7644 §3.4.2.2), as does scim2-models.
+        sub = (path.sub_attr or indexed.sub_attribute).casefold()
+        if indexed.attribute.casefold() == name and indexed.sub_attribute.casefold() == sub:
+            return {IndexLookup(kind.name, indexed.key(node.value), position)}
     if path.sub_attr is not None:
         return None
     if name == "id":
@@ -168,6 +174,45 @@ def _comparison_plan(node: Comparison, kind: ResourceKind) -> set[IndexLookup] |
         if unique.name.casefold() == name:
             return {IndexLookup(kind.name, unique.key(node.value), position)}
     return None
+
+
+def _value_path_plan(node: ValuePath, kind: ResourceKind) -> set[IndexLookup] | None:
+    """`emails[value eq "x"]`, and an inner `and` / `or` of such terms with any other (`type eq
+    "work" and value eq "x"`): the entries' indexed sub-attribute read through its index."""
+    path = node.attr_path
+    if path.sub_attr is not None or not _is_core(path, kind):
+        return None
+    for position, indexed in enumerate(kind.indexed, start=len(kind.unique)):
+        if indexed.attribute.casefold() == path.attr.casefold():
+            return _inner_plan(node.val_filter, kind, indexed.sub_attribute, position)
+    return None
+
+
+def _inner_plan(
+    node: FilterNode, kind: ResourceKind, sub_attribute: str, position: int
+) -> set[IndexLookup] | None:
+    if isinstance(node, LogicalExpr):
+        plans = [_inner_plan(term, kind, sub_attribute, position) for term in node.terms]
+        if node.op == LogicalOperator.or_:
+            if any(plan is None for plan in plans):
+                return None
+            return set().union(*(plan for plan in plans if plan is not None))
+        return min((plan for plan in plans if plan is not None), key=len, default=None)
+    if not isinstance(node, Comparison) or node.op != CompareOperator.eq:
+        return None
+    path = node.attr_path
+    if path.uri is not None or path.sub_attr is not None:
+        return None
+    if path.attr.casefold() != sub_attribute.casefold():
+        return None
+    if not isinstance(node.value, str) or not node.value:
+        return None
+    indexed = kind.indexed[position - len(kind.unique)]
+    return {IndexLookup(kind.name, indexed.key(node.value), position)}
+
+
+def _is_core(path: AttrPath, kind: ResourceKind) -> bool:
+    return path.uri is None or path.uri.casefold() == str(kind.model.__schema__).casefold()
 
 
 class ResourceSearch:
@@ -255,11 +300,22 @@ class ResourceSearch:
                 if lookup.position == MEMBER_OF
                 for group_id in matcher.groups_of(lookup.value)
             ]
+            unique = len(kind.unique)
+            ids += [
+                holder
+                for lookup in lookups
+                if lookup.position is not None and lookup.position >= unique
+                for holder in self._store.ids_with_value(
+                    org_id,
+                    kind.name,
+                    IndexedValue(kind.indexed[lookup.position - unique].name, lookup.value),
+                )
+            ]
             if ids:
                 for stored in self._store.get_many(org_id, kind.name, ids).values():
                     yield Found(kind, stored)
             for lookup in lookups:
-                if lookup.position is not None and lookup.position != MEMBER_OF:
+                if lookup.position is not None and 0 <= lookup.position < unique:
                     for stored in self._store.find_unique(
                         org_id, kind.name, lookup.position, lookup.value
                     ):

@@ -28,13 +28,14 @@ from scim2_models import (
 
 from provisioning.scim import compat
 from provisioning.scim.errors import TooManyRequests, from_validation_error
-from provisioning.scim.resources import POLICY, ResourceKind
+from provisioning.scim.resources import MAX_INDEXED_VALUES, POLICY, ResourceKind
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 from provisioning.store.dynamo import MAX_KEY_VALUE_BYTES, fits_key
 from provisioning.store.resources import (
+    IndexedValue,
     ResourceStore,
     StaleVersionError,
     StoredResource,
@@ -188,6 +189,9 @@ class ResourceService:
         items = self._store.create_items(
             org_id, self.kind.name, stored, self.unique_values(stored.body)
         )
+        items += self._store.index_items(
+            org_id, self.kind.name, stored.id, self.indexed_values(stored.body)
+        )
         pending = related(stored) if related else None
         if pending is not None and not pending.empty:
             pending.write(items)
@@ -263,6 +267,9 @@ class ResourceService:
             items = self._store.delete_items(
                 org_id, self.kind.name, current, self.unique_values(current.body)
             )
+            items += self._store.index_items(
+                org_id, self.kind.name, current.id, (), self.indexed_values(current.body)
+            )
             try:
                 self._store.commit([*items, *(extra(current) if extra else [])])
                 return
@@ -319,6 +326,13 @@ class ResourceService:
                     self.unique_values(stored.body),
                     self.unique_values(current.body),
                     current.version,
+                )
+                head += self._store.index_items(
+                    org_id,
+                    self.kind.name,
+                    current.id,
+                    self.indexed_values(stored.body),
+                    self.indexed_values(current.body),
                 )
                 if events is not None:
                     head += events(current, stored)
@@ -380,6 +394,23 @@ class ResourceService:
                     detail=f"{unique.name} is longer than {MAX_KEY_VALUE_BYTES} bytes"
                 )
             values.append(UniqueValue(unique.name, unique.key(value)) if value else None)
+        return values
+
+    def indexed_values(self, body: dict[str, Any]) -> list[IndexedValue]:
+        """The index items of the body's indexed multi-valued attributes (its e-mail addresses):
+        each distinct value once, at most MAX_INDEXED_VALUES of them, each fitting a key."""
+        values: list[IndexedValue] = []
+        for indexed in self.kind.indexed:
+            keys = indexed.keys(body)
+            if len(keys) > MAX_INDEXED_VALUES:
+                raise InvalidValueException(
+                    detail=f"{indexed.name} holds at most {MAX_INDEXED_VALUES} distinct values"
+                )
+            if not all(fits_key(key) for key in keys):
+                raise InvalidValueException(
+                    detail=f"{indexed.name} is longer than {MAX_KEY_VALUE_BYTES} bytes"
+                )
+            values += [IndexedValue(indexed.name, key) for key in keys]
         return values
 
 

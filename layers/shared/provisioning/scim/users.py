@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from provisioning.events.contract import UserDeleted, UserStatusChanged
 from provisioning.scim.errors import TooManyRequests
-from provisioning.scim.resources import GROUP, USER
+from provisioning.scim.resources import GROUP, MAX_INDEXED_VALUES, USER
 from provisioning.scim.service import (
     NO_PRECONDITIONS,
     ChangeEvents,
@@ -29,8 +29,8 @@ INLINE_MEMBERSHIP_REMOVALS = 500
 # How often a conditional delete re-reads a user that changed while its memberships were removed.
 _PINNED_ATTEMPTS = 4
 # Memberships removed in the user's own delete transaction: DynamoDB's 100 items, less the user,
-# its counter, two uniqueness guards, the event and the purge task.
-_IN_DELETE = MAX_TRANSACTION_ITEMS - 6
+# its counter, two uniqueness guards, the event, the purge task and its e-mail index items.
+_IN_DELETE = MAX_TRANSACTION_ITEMS - 6 - MAX_INDEXED_VALUES
 
 
 def is_active(user: StoredResource) -> bool:
@@ -99,7 +99,7 @@ class UserService(ResourceFacade):
     def delete(self, org_id: str, user_id: str, preconditions: Preconditions | None = None) -> None:
         """Delete the user with a User.Deleted event, its memberships (the first batch read) and
         a purge task for whatever membership remains, in one transaction when they fit (a user
-        in up to ~90 groups), so a refused delete (412, a lost race) removes nothing."""
+        in up to ~70 groups), so a refused delete (412, a lost race) removes nothing."""
         preconditions = preconditions or NO_PRECONDITIONS
         inline: list[Membership] = []
         for _ in range(_PINNED_ATTEMPTS):

@@ -6,6 +6,10 @@ Item layout (an organization's resources under partition `ORG#<org>`):
 - uniqueness guard  sk `UNIQUE#<Kind>#<attribute>#<key>`; `ownerId` (one per unique value, so two
                     writers of one userName cannot both commit: a transactional conditional put)
 - counter           sk `COUNT#<Kind>`; `total`, kept in the same transactions, for `totalResults`
+- value index       sk `VALUE#<Kind>#<attribute>#<id>#<key>`; `ownerId`; GSI1
+                    `ORG#<org>#<Kind>#<attribute>` → `<key>`: one item per distinct value of an
+                    indexed multi-valued attribute (a user's e-mail addresses), so an equality on
+                    it is one Query whatever the organization's size
 
 Writers may add their own items (memberships, outbox events) to a resource's transaction.
 """
@@ -25,6 +29,7 @@ from provisioning.store.dynamo import (
     key,
     n,
     org_pk,
+    query_items,
     s,
     transact,
 )
@@ -35,7 +40,14 @@ if TYPE_CHECKING:
 
 _INDEXES = (("GSI1", "gsi1pk", "gsi1sk"), ("GSI2", "gsi2pk", "gsi2sk"))
 
-__all__ = ["Page", "ResourceStore", "StaleVersionError", "StoredResource", "UniqueValue"]
+__all__ = [
+    "IndexedValue",
+    "Page",
+    "ResourceStore",
+    "StaleVersionError",
+    "StoredResource",
+    "UniqueValue",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,15 @@ class StoredResource:
 @dataclass(frozen=True)
 class UniqueValue:
     """A value an attribute must hold alone in its organization, by its comparison key."""
+
+    attribute: str
+    key: str
+
+
+@dataclass(frozen=True)
+class IndexedValue:
+    """One value of an indexed multi-valued attribute, by its comparison key (shared by any
+    number of resources)."""
 
     attribute: str
     key: str
@@ -73,6 +94,14 @@ def _guard_sk(kind: str, unique: UniqueValue) -> str:
 
 def _index_pk(org_id: str, kind: str, position: int) -> str:
     return f"ORG#{org_id}#{kind}#{position}"
+
+
+def _value_index_pk(org_id: str, kind: str, attribute: str) -> str:
+    return f"ORG#{org_id}#{kind}#{attribute}"
+
+
+def _value_sk(kind: str, resource_id: str, value: IndexedValue) -> str:
+    return f"VALUE#{kind}#{value.attribute}#{resource_id}#{value.key}"
 
 
 class ResourceStore:
@@ -132,6 +161,24 @@ class ResourceStore:
             },
         )
         return [_to_resource(item) for item in response.get("Items", [])]
+
+    def ids_with_value(self, org_id: str, kind: str, value: IndexedValue) -> list[str]:
+        """The ids of the resources holding this value of an indexed multi-valued attribute:
+        one Query on GSI1 (more only past DynamoDB's 1 MB page, ~10,000 holders)."""
+        if not fits_key(value.key):
+            return []
+        items = query_items(
+            self._client,
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :key",
+            ExpressionAttributeValues={
+                ":pk": s(_value_index_pk(org_id, kind, value.attribute)),
+                ":key": s(value.key),
+            },
+            ProjectionExpression="ownerId",
+        )
+        return sorted({item["ownerId"]["S"] for item in items})
 
     def count(self, org_id: str, kind: str) -> int:
         response = self._client.get_item(
@@ -253,6 +300,24 @@ class ResourceStore:
                 items.append(self._claim(pk, kind, new, resource.id))
         return items
 
+    def index_items(
+        self,
+        org_id: str,
+        kind: str,
+        resource_id: str,
+        indexed: Sequence[IndexedValue],
+        previous: Sequence[IndexedValue] = (),
+    ) -> list[TransactWriteItemTypeDef]:
+        """The index items of the values of indexed multi-valued attributes that came (`indexed`
+        but not `previous`) or went: for the resource's own transaction (a create has no
+        previous values, a delete no new ones)."""
+        came = [value for value in dict.fromkeys(indexed) if value not in set(previous)]
+        went = [value for value in dict.fromkeys(previous) if value not in set(indexed)]
+        return [
+            *(self._unindex_value(org_id, kind, resource_id, value) for value in went),
+            *(self._index_value(org_id, kind, resource_id, value) for value in came),
+        ]
+
     def touch_item(
         self,
         org_id: str,
@@ -326,6 +391,31 @@ class ResourceStore:
                 "Key": key(pk, _guard_sk(kind, value)),
                 "ConditionExpression": "attribute_not_exists(pk) OR ownerId = :owner",
                 "ExpressionAttributeValues": {":owner": s(owner_id)},
+            }
+        }
+
+    def _index_value(
+        self, org_id: str, kind: str, resource_id: str, value: IndexedValue
+    ) -> TransactWriteItemTypeDef:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    **key(org_pk(org_id), _value_sk(kind, resource_id, value)),
+                    "ownerId": s(resource_id),
+                    "gsi1pk": s(_value_index_pk(org_id, kind, value.attribute)),
+                    "gsi1sk": s(value.key),
+                },
+            }
+        }
+
+    def _unindex_value(
+        self, org_id: str, kind: str, resource_id: str, value: IndexedValue
+    ) -> TransactWriteItemTypeDef:
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": key(org_pk(org_id), _value_sk(kind, resource_id, value)),
             }
         }
 
