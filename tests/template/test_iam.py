@@ -110,6 +110,9 @@ def test_dynamodb_grants_are_on_the_directory_table_only_and_never_scan(
             actions = set(_as_list(statement["Action"]))
             if actions and actions <= DYNAMODB_STREAM:
                 assert _as_list(statement["Resource"]) == TABLE_STREAM, logical_id
+            elif "Condition" in statement and actions == {"dynamodb:UpdateItem"}:
+                # Narrowed to some partition keys (the authorizer's rate counters).
+                assert _as_list(statement["Resource"]) == TABLE_RESOURCES[:1], logical_id
             elif any(a.startswith("dynamodb:") for a in actions):
                 assert actions <= DYNAMODB_CRUD, f"{logical_id}: {actions - DYNAMODB_CRUD}"
                 assert _as_list(statement["Resource"]) == TABLE_RESOURCES, logical_id
@@ -140,13 +143,19 @@ def test_secrets_grants_are_on_org_token_secrets_only(
                 assert _as_list(statement["Resource"]) == [TOKEN_SECRETS], logical_id
 
 
-def test_authorizer_reads_token_secrets_and_nothing_else(
+def test_authorizer_reads_token_secrets_and_counts_requests_only(
     functions: Mapping[str, Mapping[str, Any]],
 ) -> None:
     props = functions["AuthorizerFunction"]
     assert [(set(_as_list(s["Action"])), _as_list(s["Resource"])) for s in statements(props)] == [
-        ({"secretsmanager:GetSecretValue"}, [TOKEN_SECRETS])
+        ({"secretsmanager:GetSecretValue"}, [TOKEN_SECRETS]),
+        ({"dynamodb:UpdateItem"}, [{"Fn::GetAtt": ["DirectoryTable", "Arn"]}]),
     ]
+    (counting,) = [s for s in statements(props) if s["Action"] == "dynamodb:UpdateItem"]
+    # The rate counters' partition, and no other item of the table.
+    assert counting["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RATE#*"]}
+    }
 
 
 def test_users_gets_item_crud_on_the_table(functions: Mapping[str, Mapping[str, Any]]) -> None:

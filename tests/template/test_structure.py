@@ -307,6 +307,7 @@ PARAMETER_VARIABLES = {
     "LogLevel": ("AuthorizerFunction", "POWERTOOLS_LOG_LEVEL"),
     "MaxRequestBodyBytes": ("UsersFunction", "MAX_BODY_BYTES"),
     "AuthorizerCacheSeconds": ("AuthorizerFunction", "TOKEN_CACHE_SECONDS"),
+    "OrgRequestsPerSecond": ("AuthorizerFunction", "ORG_REQUESTS_PER_SECOND"),
     "TokenGraceHours": ("AdminFunction", "TOKEN_GRACE_HOURS"),
 }
 

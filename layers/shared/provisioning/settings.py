@@ -16,6 +16,7 @@ _VARIABLES = {
     "max_body_bytes": "MAX_BODY_BYTES",
     "token_cache_seconds": "TOKEN_CACHE_SECONDS",
     "token_grace_hours": "TOKEN_GRACE_HOURS",
+    "org_requests_per_second": "ORG_REQUESTS_PER_SECOND",
 }
 
 
@@ -34,6 +35,8 @@ class Settings(BaseModel):
     token_cache_seconds: int = Field(default=30, ge=0, le=3600)
     # The template's TokenGraceHours: the default life of the previous token after a rotation.
     token_grace_hours: int = Field(default=24, ge=0, le=720)
+    # The template's OrgRequestsPerSecond: SCIM requests one organization may make per second.
+    org_requests_per_second: int = Field(default=25, ge=1, le=10_000)
 
 
 def get_settings() -> Settings:

@@ -95,7 +95,7 @@ def error_response(exc: SCIMException) -> Response:
         # RFC 6750 §3: a bearer-token challenge on every 401.
         headers["WWW-Authenticate"] = 'Bearer realm="scim", error="invalid_token"'
     if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = "1"
+        headers["Retry-After"] = str(exc.retry_after)
     return Response(exc.status, error_body(exc), headers)
 
 
@@ -220,13 +220,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _authorized_org(scope: Scope) -> str:
     """The organization the authorizer established. The authorizer lets bad tokens through with
-    `authError` (HTTP APIs cannot shape their own 401s), so the refusal happens here, for every
-    route of every function, before any routing."""
+    `authError`, and an organization over its request rate with `retryAfter` (HTTP APIs cannot
+    shape their own 401s and 429s), so the refusal happens here, for every route of every
+    function, before any routing or read."""
     event = scope.get("aws.event") or {}
     context = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
     org_id = context.get("orgId")
     if not isinstance(org_id, str) or not org_id:
         raise UnauthorizedException(detail="a valid bearer token is required")
+    retry_after = context.get("retryAfter")
+    if retry_after is not None:
+        raise TooManyRequests(
+            retry_after=max(1, int(retry_after)),
+            detail="this organization is over its request rate; retry after Retry-After seconds",
+        )
     return org_id
 
 

@@ -74,11 +74,13 @@ class LocalStack:
         repo_root: Path | None = None,
         *,
         clock: Callable[[], float] | None = None,
+        parameters: Mapping[str, str] | None = None,
     ) -> Iterator[LocalStack]:
         """Moto active, the template's table created, its environment exported; `clock` (a
-        monotonic seconds source) lets tests move the authorizer cache's time."""
+        monotonic seconds source) lets tests move the authorizer cache's time, and `parameters`
+        override the template's defaults as `sam deploy --parameter-overrides` would."""
         root = find_repo_root() if repo_root is None else repo_root
-        template = SamTemplate.load(root / TEMPLATE_NAME)
+        template = SamTemplate.load(root / TEMPLATE_NAME, parameters=parameters)
         with moto_world(template) as world:
             runtime = FunctionRuntime(template.functions())
             gateway = LocalGateway(

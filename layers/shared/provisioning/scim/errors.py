@@ -35,6 +35,10 @@ class TooManyRequests(SCIMException):
     status = 429
     _default_detail = "Too many requests; retry after the time given in Retry-After."
 
+    def __init__(self, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_after = retry_after
+
 
 class MethodNotAllowed(SCIMException):
     """RFC 7644 §3.12: 405 for an endpoint that does not support the method."""
