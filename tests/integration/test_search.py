@@ -433,3 +433,53 @@ def test_a_user_holds_a_bounded_number_of_email_addresses(store):
         service.create(ORG, {"userName": "too-many", "emails": [*many, {"value": "b@x.org"}]})
     assert caught.value.scim_type == "invalidValue"
     assert "emails.value" in str(caught.value.detail)
+
+
+def test_index_pages_past_the_walk_limit_continue_where_the_page_before_ended(store, calls):
+    """Okta imports page by startIndex, in order: each page past the limit starts where the one
+    before it ended (one GetItem), instead of reading every item before it."""
+    users(store, 12)
+    search = searcher(store, [USER], scan_limit=5)
+    seen: list[str] = []
+    costs = []
+    for start in (1, 4, 7, 10, 13):
+        with measuring(calls) as made:
+            _, result = run(search, {"count": "3", "startIndex": str(start)})
+        assert result.total == 12
+        seen += ids(result)
+        costs.append(dict(made))
+    assert seen == [f"user-{n:03d}" for n in range(12)]
+    # startIndex 4 walks 3 keys (within the limit) and notes where its page ends (offset 6,
+    # past the limit); 7 starts from that note and leaves its own, which 10 starts from (the
+    # last page: nothing follows it to note).
+    assert costs[1] == {"GetItem": 1, "Query": 2, "PutItem": 1}
+    assert costs[2] == {"GetItem": 2, "Query": 1, "PutItem": 1}
+    assert costs[3] == {"GetItem": 2, "Query": 1}
+    assert costs[4] == {"GetItem": 1}  # past the end: the counter says so
+
+
+def test_a_deep_start_index_no_page_ended_at_is_too_many(store, calls):
+    users(store, 12)
+    search = searcher(store, [USER], scan_limit=5)
+    with measuring(calls) as made, pytest.raises(TooManyException) as caught:
+        run(search, {"count": "3", "startIndex": "8"})
+    assert (caught.value.status, caught.value.scim_type) == (400, "tooMany")
+    assert "cursor" in str(caught.value.detail)
+    assert made == {"GetItem": 2}  # the counter and the missing note: nothing was walked
+    _, within = run(search, {"count": "3", "startIndex": "6"})  # offset 5: walked, exact
+    assert ids(within) == ["user-005", "user-006", "user-007"]
+
+
+def test_a_root_listing_continues_across_types_past_the_walk_limit(store):
+    users(store, 4)
+    seed(store, GROUP, [{"displayName": f"G{n}"} for n in range(4)])
+    search = searcher(store, [USER, GROUP], scan_limit=2)
+    seen = [
+        found
+        for start in (1, 3, 5, 7)
+        for found in run(search, {"count": "2", "startIndex": str(start)})[1].resources
+    ]
+    assert [(f.kind.name, f.stored.id) for f in seen] == [
+        *(("User", f"user-{n:03d}") for n in range(4)),
+        *(("Group", f"group-{n:03d}") for n in range(4)),
+    ]

@@ -554,3 +554,32 @@ def test_short_cursor_pages_of_a_bounded_scan_cover_the_result(world, directory,
     else:
         assert all(page.total == whole.total for page in pages)
         assert selected(run(bounded, created, {**params, "count": str(PAGE_LIMIT)})) == walked
+
+
+# --- index pages past the walk limit ----------------------------------------------------------
+
+
+@settings(PROPERTY, max_examples=30)
+@given(directory=directories(CASE_LETTERS), data=st.data())
+def test_index_pages_in_order_walk_the_listing_past_any_walk_limit(world, directory, data):
+    """Okta's import: startIndex=1, 1+count, ... With a walk limit of 0 to 3, the pages past it
+    start where the page before ended, and together are the one big page, each resource once;
+    a page past the limit that no page ended before is refused with tooMany."""
+    created = create(world, directory)
+    scope = data.draw(st.sampled_from(list(SCOPES)), label="scope")
+    count = data.draw(st.integers(1, 4), label="count")
+    limit = data.draw(st.integers(0, 3), label="walk limit")
+    whole = run(world.search(SCOPES[scope]), created, {"count": str(PAGE_LIMIT)})
+    bounded = world.search(SCOPES[scope], scan_limit=limit)
+    walked: Selection = []
+    for start in range(1, (whole.total or 0) + 1, count):
+        page = run(bounded, created, {"count": str(count), "startIndex": str(start)})
+        assert page.total == whole.total
+        walked += selected(page)
+    assert walked == selected(whole)
+    # A fresh organization with the same directory has no notes: a deep page is refused.
+    if (whole.total or 0) > limit + count + 1:
+        fresh = create(world, directory)
+        jump = str(limit + count + 2)
+        with pytest.raises(TooManyException):
+            run(bounded, fresh, {"count": str(count), "startIndex": jump})

@@ -12,7 +12,9 @@ short, with a `nextCursor`; what cannot be bounded is refused with `tooMany`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import chain, islice
@@ -33,7 +35,12 @@ from scim2_models.path import (
 from provisioning.scim.cursor import CursorCodec
 from provisioning.scim.ordering import SortKey
 from provisioning.scim.query import ListQuery
-from provisioning.scim.resources import FILTER_SCAN_LIMIT, GROUP, ResourceKind
+from provisioning.scim.resources import (
+    CURSOR_TIMEOUT_SECONDS,
+    FILTER_SCAN_LIMIT,
+    GROUP,
+    ResourceKind,
+)
 from provisioning.scim.service import resource_model
 from provisioning.store.dynamo import fits_key
 from provisioning.store.memberships import MembershipStore
@@ -226,12 +233,14 @@ class ResourceSearch:
         kinds: Sequence[ResourceKind],
         scan_limit: int = FILTER_SCAN_LIMIT,
         use_indexes: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._memberships = memberships
         self.kinds = tuple(kinds)
         self._scan_limit = scan_limit
         self._use_indexes = use_indexes
+        self._clock = clock
 
     @property
     def models(self) -> tuple[type[Resource[Any]], ...]:
@@ -347,7 +356,14 @@ class ResourceSearch:
         after: OrderKey | None,
         page: _Page,
     ) -> ListResult:
-        """Everything, in id order: the counters give the total, DynamoDB's paging the page."""
+        """Everything, in id order: the counters give the total, DynamoDB's paging the page.
+
+        An index page up to `scan_limit` resources in walks the keys before it (DynamoDB reads
+        them, the function gets keys only). Further in, it starts where the page that ended
+        there left a note (Okta imports page in order), and without one it is refused with
+        `tooMany`: its cost stays bounded whatever the offset. Resources created or deleted
+        between two pages may then shift a page by as many, which RFC 7644 §3.4.2.4 allows
+        (index paging promises no repeatable results); cursors do not shift."""
         total = sum(sizes)
         if query.count == 0:
             return ListResult([], total)
@@ -356,21 +372,55 @@ class ResourceSearch:
             chosen = list(islice(everything, query.count + 1))
             return page.cut(chosen, total)
         skip = query.start_index - 1
+        if skip >= total:
+            return ListResult([], total)
+        if skip > self._scan_limit:
+            found = self._continued(org_id, skip, query.count)
+        else:
+            found = self._walked(org_id, skip, query.count, sizes)
+        offset = skip + len(found)
+        if found and self._scan_limit < offset < total:
+            last = found[-1]
+            position = json.dumps([self.kinds.index(last.kind), last.stored.id])
+            expires = int(self._clock()) + CURSOR_TIMEOUT_SECONDS
+            self._store.save_position(org_id, self._scope, offset, position, expires)
+        return ListResult(found, total)
+
+    @property
+    def _scope(self) -> str:
+        return ",".join(kind.name for kind in self.kinds)
+
+    def _continued(self, org_id: str, skip: int, count: int) -> list[Found]:
+        """The page `skip` resources in, from where the page that ended there left off."""
+        noted = self._store.saved_position(org_id, self._scope, skip, int(self._clock()))
+        if noted is None:
+            raise TooManyException(
+                detail=(
+                    f"startIndex past {self._scan_limit + 1} is served only right after the "
+                    "page that ends before it (page in order from startIndex=1), or page "
+                    "with a cursor (cursor=) to go anywhere at the same cost"
+                )
+            )
+        after: OrderKey = json.loads(noted)
+        return list(islice(self._everything(org_id, after, page_size=count + 1), count))
+
+    def _walked(self, org_id: str, skip: int, count: int, sizes: list[int]) -> list[Found]:
+        """The page `skip` resources in, found by walking the keys before it."""
         found: list[Found] = []
         for index, kind in enumerate(self.kinds):
-            if len(found) == query.count:
+            if len(found) == count:
                 break
             if skip >= sizes[index]:
                 skip -= sizes[index]
                 continue
-            wanted = query.count - len(found)
+            wanted = count - len(found)
             # The skipped resources are walked by key only: DynamoDB still reads them, but the
             # function receives keys, not bodies.
             start = self._store.id_after(org_id, kind.name, skip) if skip else None
             stored = islice(self._store.iterate(org_id, kind.name, min(wanted, 500), start), wanted)
             found += [Found(kind, resource) for resource in stored]
             skip = 0
-        return ListResult(found, total)
+        return found
 
     def _scan(
         self,

@@ -10,6 +10,9 @@ Item layout (an organization's resources under partition `ORG#<org>`):
                     `ORG#<org>#<Kind>#<attribute>` → `<key>`: one item per distinct value of an
                     indexed multi-valued attribute (a user's e-mail addresses), so an equality on
                     it is one Query whatever the organization's size
+- listing position  sk `POSITION#<kinds>#<offset>`; `position`, `expiresAt` (TTL): where the
+                    listing `offset` resources in continues, left by the index page that ended
+                    there, so the next page need not walk every item before it
 
 Writers may add their own items (memberships, outbox events) to a resource's transaction.
 """
@@ -98,6 +101,10 @@ def _index_pk(org_id: str, kind: str, position: int) -> str:
 
 def _value_index_pk(org_id: str, kind: str, attribute: str) -> str:
     return f"ORG#{org_id}#{kind}#{attribute}"
+
+
+def _position_sk(scope: str, offset: int) -> str:
+    return f"POSITION#{scope}#{offset}"
 
 
 def _value_sk(kind: str, resource_id: str, value: IndexedValue) -> str:
@@ -226,6 +233,32 @@ class ResourceStore:
                 return None
             arguments["ExclusiveStartKey"] = response.get("LastEvaluatedKey")
         return last
+
+    def saved_position(self, org_id: str, scope: str, offset: int, now: int) -> str | None:
+        """Where the listing of `scope` continues `offset` resources in, as the page that ended
+        there noted it (None when none did, or its note expired): one GetItem."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=key(org_pk(org_id), _position_sk(scope, offset)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item or int(item["expiresAt"]["N"]) <= now:
+            return None  # DynamoDB's TTL removes an expired item late, not at once
+        return item["position"]["S"]
+
+    def save_position(
+        self, org_id: str, scope: str, offset: int, position: str, expires_at: int
+    ) -> None:
+        """Note where the listing of `scope` continues `offset` resources in: one PutItem."""
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **key(org_pk(org_id), _position_sk(scope, offset)),
+                "position": s(position),
+                "expiresAt": n(expires_at),
+            },
+        )
 
     def iterate(
         self, org_id: str, kind: str, page_size: int = 500, after_id: str | None = None
