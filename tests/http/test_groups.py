@@ -152,6 +152,37 @@ def test_an_unknown_member_fails_the_whole_request(contoso, fabrikam, people):
     assert contoso.get('/Groups?filter=displayName eq "X"').json()["totalResults"] == 0
 
 
+def test_a_member_id_the_service_never_issued_is_refused_on_post_put_and_patch(contoso, people):
+    """User ids are assigned by this service (RFC 7643 §3.1), so an IdP only ever learns them
+    from our responses: an id never issued can never arrive later. A member must be a user of the
+    organization now (RFC 7643 §4.2: `value` is the `id` of a SCIM resource), else 400
+    invalidValue (RFC 7644 §3.12) and nothing is written."""
+    never_issued = "2819c223-7f76-453a-919d-413861904646"
+    group = new_group(contoso, "Ops", members=people[:1])
+    path = f"/Groups/{group['id']}"
+    members = [{"value": people[1]}, {"value": never_issued}]
+    attempts = [
+        contoso.post(
+            "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "New", "members": members}
+        ),
+        contoso.put(
+            path, {"schemas": [GROUP_SCHEMA], "displayName": "Renamed", "members": members}
+        ),
+        contoso.patch(path, [{"op": "add", "path": "members", "value": members}]),
+        contoso.patch(path, [{"op": "replace", "path": "members", "value": members}]),
+        contoso.patch(path, [{"op": "add", "value": {"members": members}}]),
+    ]
+    for response in attempts:
+        assert response.status == 400, response.body
+        assert response.json()["schemas"] == [ERROR_SCHEMA]
+        assert response.json()["scimType"] == "invalidValue"
+        assert never_issued in response.json()["detail"]
+    after = contoso.get(path).json()
+    assert (after["displayName"], after["meta"]["version"]) == ("Ops", group["meta"]["version"])
+    assert member_ids(contoso, group["id"]) == [people[0]]
+    assert contoso.get('/Groups?filter=displayName eq "New"').json()["totalResults"] == 0
+
+
 def test_a_thousand_member_changes_in_one_patch(contoso, stack):
     from tests.http.seeding import seed_users
 
