@@ -68,6 +68,23 @@ class ScimClient:
         return created
 
 
+def directory_items() -> list[str]:
+    """Every item of the table as canonical JSON, sorted, except the per-organization request
+    counters (every authenticated request counts itself): equal lists mean nothing changed."""
+    from provisioning import clients
+    from provisioning.settings import get_settings
+
+    client = clients.dynamodb()
+    items: list[str] = []
+    for page in client.get_paginator("scan").paginate(TableName=get_settings().table_name):
+        items += [
+            json.dumps(item, sort_keys=True)
+            for item in page["Items"]
+            if not item["pk"]["S"].startswith("RATE#")
+        ]
+    return sorted(items)
+
+
 def admin_call(stack: LocalStack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     """One admin API request (IAM-authorized on AWS, open on the local stack's loopback)."""
     headers = {"Content-Type": "application/json"}

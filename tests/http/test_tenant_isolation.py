@@ -9,17 +9,14 @@ byte-for-byte unchanged afterwards.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from provisioning import clients
 from provisioning.local.template import DEFAULT_ROUTE
-from provisioning.settings import get_settings
-from tests.conftest import ERROR_SCHEMA, PATCH_SCHEMA, USER_SCHEMA
+from tests.conftest import ERROR_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, directory_items
 from tests.template.conftest import load_template
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -60,15 +57,6 @@ def test_every_scim_route_is_classified() -> None:
     assert {
         route: classify(route) for route in SCIM_ROUTES if classify(route) == "unclassified"
     } == {}
-
-
-def table_items() -> list[str]:
-    """Every item of the table, canonical JSON, sorted: equal lists mean an unchanged table."""
-    client = clients.dynamodb()
-    items: list[str] = []
-    for page in client.get_paginator("scan").paginate(TableName=get_settings().table_name):
-        items += [json.dumps(item, sort_keys=True) for item in page["Items"]]
-    return sorted(items)
 
 
 @pytest.fixture
@@ -127,7 +115,7 @@ def assert_not_found(response: Any) -> None:
 
 
 def test_a_token_never_reaches_another_organizations_resources(contoso, victim) -> None:
-    before = table_items()
+    before = directory_items()
     checked = 0
     for route in SCIM_ROUTES:
         kind = classify(route)
@@ -166,13 +154,13 @@ def test_a_token_never_reaches_another_organizations_resources(contoso, victim) 
             checked += 1
     contoso.stack.drain()
     assert checked >= 30
-    assert table_items() == before, "a request of A changed the table"
+    assert directory_items() == before, "a request of A changed the table"
 
 
 def test_a_token_cannot_add_another_organizations_user_to_its_own_group(contoso, victim) -> None:
     """An id of B's user, sent as a member of A's group, is not a user of A."""
     group = contoso.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Contoso"}).json()
-    before = table_items()
+    before = directory_items()
     response = contoso.patch(
         f"/Groups/{group['id']}",
         [{"op": "add", "path": "members", "value": [{"value": victim["Users"]["id"]}]}],
@@ -180,7 +168,7 @@ def test_a_token_cannot_add_another_organizations_user_to_its_own_group(contoso,
     assert response.status == 400, response.body
     assert response.json()["schemas"] == [ERROR_SCHEMA]
     contoso.stack.drain()
-    assert table_items() == before
+    assert directory_items() == before
     assert (
         contoso.get(f'/Groups?filter=members eq "{victim["Users"]["id"]}"').json()["totalResults"]
         == 0

@@ -36,7 +36,7 @@ class Settings(BaseModel):
     # The template's TokenGraceHours: the default life of the previous token after a rotation.
     token_grace_hours: int = Field(default=24, ge=0, le=720)
     # The template's OrgRequestsPerSecond: SCIM requests one organization may make per second.
-    org_requests_per_second: int = Field(default=25, ge=1, le=10_000)
+    org_requests_per_second: int = Field(default=50, ge=1, le=10_000)
 
 
 def get_settings() -> Settings:

@@ -30,7 +30,7 @@ from provisioning.auth.tokens import (
     check_org_id,
 )
 from provisioning.http.app import Endpoint, Request, Response, Route, ScimApp, Scope
-from provisioning.scim.errors import from_validation_error
+from provisioning.scim.errors import from_aws_failure, from_validation_error
 from provisioning.settings import Settings, get_settings
 
 ADMIN_BASE_PATH = "/admin"
@@ -49,6 +49,7 @@ _ERROR_CODES = {
     409: "conflict",
     413: "payloadTooLarge",
     429: "tooManyRequests",
+    503: "serviceUnavailable",
 }
 
 logger = Logger(child=True)
@@ -78,6 +79,9 @@ class AdminJson:
         elif isinstance(exc, SCIMException):
             # The shared plumbing's refusals: a body that is not JSON, no such route, too large.
             status, message = exc.status, exc.detail
+        elif (shed := from_aws_failure(exc)) is not None:
+            body = {"error": _ERROR_CODES[shed.status], "message": shed.detail}
+            return Response(shed.status, body, {"Retry-After": str(shed.retry_after)})
         else:
             status, message = 500, "the request could not be completed; it has been logged"
         code = _ERROR_CODES.get(status, "internalError")

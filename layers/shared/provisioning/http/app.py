@@ -25,7 +25,14 @@ from scim2_models import (
     UnauthorizedException,
 )
 
-from provisioning.scim.errors import MethodNotAllowed, ServerError, TooManyRequests, error_body
+from provisioning.scim.errors import (
+    MethodNotAllowed,
+    ServerError,
+    ServiceUnavailable,
+    TooManyRequests,
+    error_body,
+    from_aws_failure,
+)
 
 SCIM_CONTENT_TYPE = "application/scim+json"
 BASE_PATH = "/scim/v2"
@@ -94,7 +101,7 @@ def error_response(exc: SCIMException) -> Response:
     if isinstance(exc, UnauthorizedException):
         # RFC 6750 §3: a bearer-token challenge on every 401.
         headers["WWW-Authenticate"] = 'Bearer realm="scim", error="invalid_token"'
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     return Response(exc.status, error_body(exc), headers)
 
@@ -124,7 +131,9 @@ class Scim:
         return _authorized_org(scope), ""
 
     def error_response(self, exc: Exception) -> Response:
-        return error_response(exc if isinstance(exc, SCIMException) else ServerError())
+        if isinstance(exc, SCIMException):
+            return error_response(exc)
+        return error_response(from_aws_failure(exc) or ServerError())
 
 
 class ScimApp:
@@ -148,7 +157,10 @@ class ScimApp:
         except Exception as exc:
             response = self._dialect.error_response(exc)
             if response.status >= 500:
-                logger.exception("unhandled error")
+                logger.exception("request failed", extra={"status": response.status})
+            elif not isinstance(exc, SCIMException):
+                # An AWS throttle turned into a 429: worth a look if it keeps happening.
+                logger.warning("request shed", extra={"status": response.status})
         await _send(send, response, self._dialect.content_type)
 
     def handle(self, request: Request) -> Response:

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from pydantic import ValidationError
 from scim2_models import (
     Error,
@@ -38,6 +45,60 @@ class TooManyRequests(SCIMException):
     def __init__(self, *, retry_after: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(SCIMException):
+    """An AWS service we depend on failed or timed out after its retries: 503 with Retry-After,
+    nothing written (every change is one transaction)."""
+
+    status = 503
+    _default_detail = "A service this request needs is unavailable; retry after Retry-After."
+
+    def __init__(self, *, retry_after: int = 5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_after = retry_after
+
+
+# AWS error codes that mean "too much at once": the client should slow down and retry.
+_THROTTLING_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "LimitExceededException",
+}
+# AWS error codes that mean "the service failed this time": retry later.
+_UNAVAILABLE_CODES = {"InternalServerError", "InternalFailure", "ServiceUnavailable"}
+_NETWORK_ERRORS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+
+
+def from_aws_failure(exc: Exception) -> TooManyRequests | ServiceUnavailable | None:
+    """The SCIM answer to an AWS failure that outlived the client's retries: 429 for throttling
+    and for transactions that kept conflicting (Entra and Okta retry a 429, where a 5xx makes
+    Entra postpone the object ~40 minutes), 503 for a failing or unreachable service; both with
+    Retry-After. None for anything else (a bug: a 500)."""
+    if isinstance(exc, _NETWORK_ERRORS):
+        return ServiceUnavailable()
+    if not isinstance(exc, ClientError):
+        return None
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in _THROTTLING_CODES:
+        return TooManyRequests(retry_after=2)
+    if code == "TransactionCanceledException":
+        reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+        if reasons & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}:
+            return TooManyRequests(detail="the resource is changing too often; retry")
+    if (
+        code in _UNAVAILABLE_CODES
+        or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    ):
+        return ServiceUnavailable()
+    return None
 
 
 class MethodNotAllowed(SCIMException):

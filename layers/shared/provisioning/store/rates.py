@@ -1,8 +1,9 @@
-"""Per-organization request rates: one counter item per organization and one-second window.
+"""Per-organization request rates: one counter item per organization and ten-second window.
 
 The authorizer admits each SCIM request through `RequestRates.admit`: one conditional UpdateItem
 that counts the request in its organization's current window, refused once the window holds the
-organization's limit. An organization that floods gets 429 with Retry-After (Entra and Okta back
+organization's limit (its rate per second times the window: a burst is fine, a sustained flood
+is not). An organization that floods gets 429 with Retry-After (Entra and Okta back
 off on it, where a 5xx would postpone objects for ~40 minutes), and since each organization has
 its own counters, the others are not slowed. Counters expire with the table's TTL.
 """
@@ -25,13 +26,13 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 RATE_PREFIX = "RATE#"
-WINDOW_SECONDS = 1
+WINDOW_SECONDS = 10
 # A window's counter is kept a little while for diagnosis, then TTL removes it.
 _COUNTER_LIFETIME_SECONDS = 3600
 
 
 class RequestRates:
-    """Fixed one-second windows per organization, counted in the table."""
+    """Fixed ten-second windows per organization, counted in the table."""
 
     def __init__(
         self,
@@ -42,7 +43,7 @@ class RequestRates:
     ) -> None:
         self._client = client
         self._table = table_name
-        self._per_second = per_second
+        self._per_window = per_second * WINDOW_SECONDS
         self._clock = clock
 
     def admit(self, org_id: str) -> int | None:
@@ -63,7 +64,7 @@ class RequestRates:
                 ExpressionAttributeNames={"#count": "count"},
                 ExpressionAttributeValues={
                     ":one": n(1),
-                    ":limit": n(self._per_second),
+                    ":limit": n(self._per_window),
                     ":expires": n(int(now) + _COUNTER_LIFETIME_SECONDS),
                 },
             )
