@@ -24,6 +24,7 @@ from provisioning.access.model import (
     TargetKind,
 )
 from provisioning.access.service import AccessService
+from provisioning.admin.check import MAX_BUDGET_SECONDS, ConsistencyCheck, dumps
 from provisioning.admin.service import AdminService
 from provisioning.auth.tokens import (
     InvalidOrganizationIdError,
@@ -134,6 +135,14 @@ class SetLevel(_Body):
     level: Level
 
 
+class CheckPage(_Body):
+    """Where a consistency check goes on (`cursor`, from the previous answer's `next`), and how
+    long this request may take."""
+
+    cursor: str | None = Field(default=None, min_length=1, max_length=4096)
+    max_seconds: float | None = Field(default=None, gt=0, le=MAX_BUDGET_SECONDS, alias="maxSeconds")
+
+
 def parse(model: type[Body], data: Any) -> Body:
     """Validate input against its model; a refusal is a 400 naming the fields, never a trace."""
     try:
@@ -180,11 +189,16 @@ class AdminEndpoints:
     """HTTP face of the admin and access services: parse, call, render."""
 
     def __init__(
-        self, admin: AdminService, access: AccessService, default_grace_hours: float
+        self,
+        admin: AdminService,
+        access: AccessService,
+        default_grace_hours: float,
+        check: ConsistencyCheck | None = None,
     ) -> None:
         self._admin = admin
         self._access = access
         self._default_grace_hours = default_grace_hours
+        self._check = check
 
     def routes(self) -> list[Route]:
         """Every route; those under an organization check its id first, in one place."""
@@ -232,6 +246,8 @@ class AdminEndpoints:
             Route(f"{org}/users/{{user}}/access/{{type}}/{{id}}", {"GET": self.explain}),
             Route(f"{org}/workspaces/{{id}}/access", {"GET": self.who_has(TargetKind.WORKSPACE)}),
             Route(f"{org}/folders/{{id}}/access", {"GET": self.who_has(TargetKind.FOLDER)}),
+            Route(f"{org}/check", {"GET": self.check(repair=False)}),
+            Route(f"{org}/check/repair", {"POST": self.check(repair=True)}),
         ]
 
     # --- organizations and tokens ------------------------------------------------------------
@@ -383,11 +399,29 @@ class AdminEndpoints:
 
         return endpoint
 
+    # --- consistency check ---------------------------------------------------------------------
+
+    def check(self, repair: bool) -> Callable[[Request], Response]:
+        """One request's share of the organization's consistency check (and repair): the
+        violations found, a summary per kind, and `next`, the cursor to go on with (null: the
+        walk is done)."""
+
+        def endpoint(request: Request) -> Response:
+            if self._check is None:
+                raise InvalidInputError("the consistency check is not available here")
+            page = parse(CheckPage, dict(request.params))
+            budget = {} if page.max_seconds is None else {"budget_seconds": page.max_seconds}
+            result = self._check.run(request.path_params["org"], page.cursor, repair, **budget)
+            return Response(200, dumps(result))
+
+        return endpoint
+
 
 def admin_app(settings: Settings | None = None) -> ScimApp:
     """The ASGI app of the admin function, on the container's clients."""
     settings = settings or get_settings()
     access = AccessService.build(settings)
     admin = AdminService.build(access, settings)
-    endpoints = AdminEndpoints(admin, access, settings.token_grace_hours)
+    check = ConsistencyCheck.build(settings)
+    endpoints = AdminEndpoints(admin, access, settings.token_grace_hours, check)
     return ScimApp(endpoints.routes(), settings.max_body_bytes, AdminJson())
