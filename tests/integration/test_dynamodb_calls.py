@@ -102,3 +102,16 @@ def test_excluding_groups_skips_their_query(contoso, counter):
     with counter.measure() as get:
         contoso.get(f"/Users/{user['id']}?excludedAttributes=groups")
     assert get == {"GetItem": 1}
+
+
+def test_a_page_of_users_reads_their_groups_in_one_batch(contoso, counter):
+    """Each listed user's memberships are one Query (GSI1, per user), and the groups they name
+    are read once for the whole page (one BatchGetItem per 100 distinct groups), not per user."""
+    listed = [contoso.create_user(f"member{n}@contoso.com")["id"] for n in range(5)]
+    for name in ("Sales", "Ops"):
+        contoso.post("/Groups", {"displayName": name, "members": [{"value": u} for u in listed]})
+    with counter.measure() as page:
+        response = contoso.get("/Users?count=5")
+    assert page == {"GetItem": 1, "Query": 1 + 5, "BatchGetItem": 1}
+    groups = [sorted(g["display"] for g in user["groups"]) for user in response.json()["Resources"]]
+    assert groups == [["Ops", "Sales"]] * 5

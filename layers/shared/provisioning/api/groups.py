@@ -32,6 +32,10 @@ class GroupMembers:
             return []
         return [{"value": member} for member in self._groups.member_ids(request.org_id, stored.id)]
 
+    def for_page(self, _request: Request, _resources: list[StoredResource]) -> GroupMembers:
+        # Each group's members are Queries of their own, read within the response's budget.
+        return self
+
 
 def build_groups(
     resources: ResourceStore, memberships: MembershipStore, table: str

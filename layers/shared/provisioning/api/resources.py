@@ -71,6 +71,11 @@ class Related(Protocol):
         """The resource's entries, each with the given sub-attributes only."""
         ...
 
+    def for_page(self, request: Request, resources: list[StoredResource]) -> Related:
+        """What renders the entries of a page of resources: it may read them for the whole page
+        at once (a user's groups), or be itself (a group's members, read one group at a time)."""
+        ...
+
 
 @lru_cache(maxsize=256)
 def _returned_sub_attributes(
@@ -132,9 +137,12 @@ class ResourceEndpoints:
         window = self._related.concurrency if self._related is not None else 1
         budget = budget if budget is not None else EntryBudget()
         rendered: list[dict[str, Any]] = []
+        related = self._related
+        if related is not None and self._returned(related, projection, context):
+            related = related.for_page(request, resources)
 
         def render(stored: StoredResource) -> dict[str, Any]:
-            return self.render(stored, request, projection, context)
+            return self.render(stored, request, projection, context, related)
 
         with ThreadPoolExecutor(max_workers=window) as pool:
             for start in range(0, len(resources), window):
@@ -197,30 +205,37 @@ class ResourceEndpoints:
         request: Request,
         projection: Projection,
         context: Context = Context.RESOURCE_QUERY_RESPONSE,
+        related: Related | None = None,
     ) -> dict[str, Any]:
         """The resource as a response of the given context shows it: server meta filled in
         (`meta.version` is its ETag), the schema's `returned` rules and the request's
         attributes/excludedAttributes applied (RFC 7644 §3.9, RFC 7643 §7), to the related
-        attribute as well, which is not read at all when the response leaves it out."""
+        attribute as well (rendered by `related`, a page's, when given), which is not read at
+        all when the response leaves it out."""
         resource = self._service.model(stored)
         if resource.meta is not None:
             resource.meta.location = self._location(request, stored.id)
         body = resource.model_dump(
             scim_ctx=context, response_parameters=projection.parameters(), mode="json"
         )
-        if self._related is not None:
-            related = self._related
-            wanted = _returned_sub_attributes(
-                self._service.kind.model,
-                related.attribute,
-                tuple(sorted(related.sample.items())),
-                projection,
-                context,
-            )
+        related = related or self._related
+        if related is not None:
+            wanted = self._returned(related, projection, context)
             entries = related.render(request, stored, wanted) if wanted else []
             if entries:
                 body[related.attribute] = entries
         return body
+
+    def _returned(
+        self, related: Related, projection: Projection, context: Context
+    ) -> frozenset[str]:
+        return _returned_sub_attributes(
+            self._service.kind.model,
+            related.attribute,
+            tuple(sorted(related.sample.items())),
+            projection,
+            context,
+        )
 
     def _resource_response(
         self,

@@ -32,19 +32,45 @@ class UserGroups:
     def render(
         self, request: Request, stored: StoredResource, sub_attributes: frozenset[str]
     ) -> list[dict[str, Any]]:
-        entries = (
-            {
-                "value": group.id,
-                "$ref": f"{request.base_url}/Groups/{group.id}",
-                "display": group.body.get("displayName"),
-                "type": "direct",
-            }
-            for group in self._users.groups(request.org_id, stored.id)
-        )
-        return [
-            {k: v for k, v in entry.items() if k in sub_attributes and v is not None}
-            for entry in entries
-        ]
+        return _entries(request, self._users.groups(request.org_id, stored.id), sub_attributes)
+
+    def for_page(self, request: Request, resources: list[StoredResource]) -> PageGroups:
+        ids = [stored.id for stored in resources]
+        return PageGroups(self._users.groups_of_users(request.org_id, ids, self.concurrency))
+
+
+class PageGroups(UserGroups):
+    """The groups of a page of users, read together: each user's memberships (one Query each,
+    `concurrency` at a time) and the groups they name, once for the page."""
+
+    def __init__(self, groups: Mapping[str, list[StoredResource]]) -> None:
+        self._groups = groups
+
+    def render(
+        self, request: Request, stored: StoredResource, sub_attributes: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        return _entries(request, self._groups.get(stored.id, []), sub_attributes)
+
+    def for_page(self, _request: Request, _resources: list[StoredResource]) -> PageGroups:
+        return self  # already the page's
+
+
+def _entries(
+    request: Request, groups: list[StoredResource], sub_attributes: frozenset[str]
+) -> list[dict[str, Any]]:
+    entries = (
+        {
+            "value": group.id,
+            "$ref": f"{request.base_url}/Groups/{group.id}",
+            "display": group.body.get("displayName"),
+            "type": "direct",
+        }
+        for group in groups
+    )
+    return [
+        {k: v for k, v in entry.items() if k in sub_attributes and v is not None}
+        for entry in entries
+    ]
 
 
 def build_users(
