@@ -194,3 +194,62 @@ def test_folder_rename_then_delete_and_home_folder_refused(scimctl, workspace_id
     code, _, err = scimctl("folder", "delete", "--org", "acme", "--folder", home)
     assert code == 1
     assert "delete the workspace instead (HTTP 409)" in err
+
+
+def _corrupt_acme() -> None:
+    """An orphan uniqueness guard and a wrong user counter, written straight to the table."""
+    from provisioning import clients
+    from provisioning.settings import get_settings
+
+    table, client = get_settings().table_name, clients.dynamodb()
+    guard = "UNIQUE#User#userName#ghost@acme.example"
+    client.put_item(
+        TableName=table,
+        Item={"pk": {"S": "ORG#acme"}, "sk": {"S": guard}, "ownerId": {"S": "nobody"}},
+    )
+    client.put_item(
+        TableName=table,
+        Item={"pk": {"S": "ORG#acme"}, "sk": {"S": "COUNT#User"}, "total": {"N": "3"}},
+    )
+
+
+def test_check_of_a_consistent_org_exits_zero(scimctl, workspace_id):
+    code, out, _ = scimctl("check", "--org", "acme")
+    assert (code, out.strip()) == (0, "consistent: no violation found")
+
+
+def test_check_reports_violations_then_repair_fixes_them(scimctl, workspace_id):
+    _corrupt_acme()
+    code, out, _ = scimctl("check", "--org", "acme")
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[-3:] == ["violations:", "  counter_mismatch: 1", "  orphan_guard: 1"]
+    assert (
+        "orphan_guard  ORG#acme / UNIQUE#User#userName#ghost@acme.example: "
+        "User nobody does not exist"
+    ) in lines
+    code, out, _ = scimctl("check", "--org", "acme", "--repair")
+    assert code == 0
+    assert out.splitlines()[-2:] == [
+        "  counter_mismatch: 1, 1 repaired",
+        "  orphan_guard: 1, 1 repaired",
+    ]
+    assert scimctl("check", "--org", "acme") == (0, "consistent: no violation found\n", "")
+
+
+def test_check_follows_the_cursor_across_short_requests(scimctl, workspace_id):
+    _corrupt_acme()
+    code, out, _ = scimctl("check", "--org", "acme", "--max-seconds", "0.000001", "--json")
+    assert code == 2
+    answer = json.loads(out)
+    assert answer["summary"] == {
+        "counter_mismatch": {"found": 1, "repaired": 0},
+        "orphan_guard": {"found": 1, "repaired": 0},
+    }
+    assert len(answer["violations"]) == 2
+
+
+def test_check_of_an_unknown_org_exits_one_with_the_api_message(scimctl):
+    code, out, err = scimctl("check", "--org", "nobody")
+    assert (code, out) == (1, "")
+    assert "organization nobody not found (HTTP 404)" in err

@@ -7,6 +7,8 @@ the check is clean again."""
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from provisioning import clients
 from provisioning.settings import get_settings
 from tests.conftest import ScimClient, admin_call
+from tests.http.seeding import seed_users
 
 ORG = "acme"
 OTHER_ORG = "globex"
@@ -48,14 +51,16 @@ class World:
         clients.dynamodb().put_item(TableName=self.table, Item=item)
 
     def delete(self, pk: str, sk: str) -> None:
-        clients.dynamodb().delete_item(
-            TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}}
-        )
+        clients.dynamodb().delete_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = clients.dynamodb().get_item(
-            TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
-        ).get("Item")
+        item: dict[str, Any] | None = (
+            clients.dynamodb()
+            .get_item(
+                TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+            )
+            .get("Item")
+        )
         return item
 
 
@@ -208,9 +213,11 @@ def test_a_small_budget_resumes_with_cursors_and_finds_the_same(world):
     paged = check(world.stack, maxSeconds="0.000001")
     assert whole["requests"] == 1
     assert paged["requests"] > 10
-    assert kinds(paged) == kinds(whole) == [
-        ("missing_guard", f"ORG#{ORG}", "UNIQUE#User#userName#ada@acme.example")
-    ]
+    assert (
+        kinds(paged)
+        == kinds(whole)
+        == [("missing_guard", f"ORG#{ORG}", "UNIQUE#User#userName#ada@acme.example")]
+    )
 
 
 # --- corruptions ----------------------------------------------------------------------------
@@ -367,3 +374,71 @@ def test_a_corruption_is_reported_exactly_repaired_and_gone(world, corrupt):
     assert all(v["repaired"] for v in repaired["violations"])
     assert check(world.stack)["violations"] == []
     assert check(world.stack, org=OTHER_ORG)["violations"] == []
+
+
+# --- events and DynamoDB calls --------------------------------------------------------------
+
+
+def test_access_repairs_carry_the_events_the_fan_out_would_emit(world):
+    missing_access_record(world)
+    wrong_level(world)
+    record_of_a_deleted_user(world)
+    before = len(access_events(world))
+    check(world.stack, repair=True)
+    changes = access_events(world)[before:]
+
+    def change(user: str, target: str, level: str | None, previous: str | None) -> dict:
+        kind, _, target_id = target.partition(":")
+        return {
+            "userId": user,
+            "target": {"type": kind, "id": target_id},
+            "level": level,
+            "previousLevel": previous,
+        }
+
+    assert sorted(changes, key=json.dumps) == sorted(
+        [
+            change(world.ada, f"folder:{world.home}", "editor", None),
+            change(world.ada, f"workspace:{world.workspace}", "editor", "viewer"),
+            change(world.eve, f"folder:{world.deals}", None, "viewer"),
+        ],
+        key=json.dumps,
+    )
+
+
+class AdminCalls:
+    """DynamoDB calls the admin function makes (the local stack runs each invocation in its
+    function's environment), by operation."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, model, **_):  # botocore's before-call event
+        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "").endswith("AdminFunction"):
+            self.calls[model.name] += 1
+
+
+@pytest.fixture
+def admin_calls(stack):
+    counting = AdminCalls()
+    events = clients.dynamodb().meta.events
+    events.register("before-call.dynamodb", counting)
+    yield counting
+    events.unregister("before-call.dynamodb", counting)
+
+
+def test_the_check_reads_with_query_and_key_lookups_only(world, admin_calls):
+    """No Scan and no item-by-item GetItem: each user costs its page share, one Query of its
+    groups (GSI1) and one of its records; what grows with N is Query."""
+    counts = []
+    for extra in (0, 60):
+        seed_users(ORG, extra, prefix=f"extra{extra}-")
+        admin_calls.calls.clear()
+        assert check(world.stack)["violations"] == []
+        counts.append(Counter(admin_calls.calls))
+    for calls in counts:
+        assert set(calls) == {"Query", "BatchGetItem"}
+    # Two Queries per user, and two more pages of 25 users in the access walk.
+    assert counts[1]["Query"] - counts[0]["Query"] == 2 * 60 + 2
+    # Existence checks go 100 keys a call: 60 more users need none of their own here.
+    assert counts[1]["BatchGetItem"] == counts[0]["BatchGetItem"]

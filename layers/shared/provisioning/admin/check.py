@@ -539,22 +539,22 @@ class ConsistencyCheck:
         page = self._store.resources(org, USER.name, at.after, USERS_PER_PAGE)
         for stored in page:
             user = stored.resource
-            self._user_groups(current, user.id)
-            if self._compare(current, user, fresh=False):
+            groups = self._store.groups_of_user(org, user.id)
+            self._user_groups(current, user.id, groups)
+            if self._compare(current, user, groups):
                 # Confirmed on fresh reads (the user, its groups' grants, its records) before
                 # a report: a grant read earlier in this request may have changed since.
                 now = self._store.get_resources(org, USER.name, [user.id]).get(user.id)
                 if now is not None:
-                    for report in self._compare(current, now, fresh=True):
+                    for report in self._compare(current, now, None):
                         report()
         at.after = page[-1].resource.id if page else None
         return len(page) < USERS_PER_PAGE
 
-    def _user_groups(self, current: _Pass, user_id: str) -> None:
+    def _user_groups(self, current: _Pass, user_id: str, groups: Sequence[str]) -> None:
         """The user's memberships of deleted groups (found from the user's side, as a deleted
         group's partition is not listed anywhere)."""
         org = current.org_id
-        groups = self._store.groups_of_user(org, user_id)
         alive = current.groups_alive(groups)
         gone = [g for g in groups if g not in alive and not current.purging(GROUP.name, g)]
         for group_id in sorted(self._store.memberships_present(org, user_id, gone)):
@@ -573,17 +573,22 @@ class ConsistencyCheck:
             )
 
     def _compare(
-        self, current: _Pass, user: StoredResource, fresh: bool
+        self, current: _Pass, user: StoredResource, groups: Sequence[str] | None
     ) -> list[Callable[[], None]]:
         """The user's records against what the truth derives; returns a report (with its
-        repair) per record that differs, to run once confirmed."""
+        repair) per record that differs, to run once confirmed. With the user's `groups` as
+        read by the walk, facts this request read earlier are reused; without, every fact is
+        read fresh."""
         org = current.org_id
+        fresh = groups is None
         records = {r.record.target: r for r in self._store.records_of_user(org, user.id)}
         # The facts are read after the records they judge (as the fan-out does): a change
         # committed after these reads comes with an event whose handling sees any repair.
         targets = self._store.targets(org) if fresh else current.targets
         alive = targets.alive() if fresh else current.alive
-        candidates = set(self._store.groups_of_user(org, user.id))
+        if groups is None:
+            groups = self._store.groups_of_user(org, user.id)
+        candidates = set(groups)
         candidates |= {
             s.group_id
             for r in records.values()

@@ -347,6 +347,68 @@ def _access_who(args: argparse.Namespace) -> Call:
     return Call("GET", path, lambda answer: _lines(groups(answer), users(answer)))
 
 
+# --- consistency check ------------------------------------------------------------------------
+
+# The exit status when the check leaves violations (1 is a refusal or an unreachable API).
+VIOLATIONS_REMAIN = 2
+
+
+def _violation(violation: Json) -> str:
+    item = violation["item"]
+    state = "  [repaired]" if violation["repaired"] else ""
+    return f"{violation['kind']}  {item['pk']} / {item['sk']}: {violation['truth']}{state}"
+
+
+def _check_summary(summary: Mapping[str, Mapping[str, int]], repair: bool) -> str:
+    if not summary:
+        return "consistent: no violation found"
+    lines = []
+    for kind in sorted(summary):
+        counts = summary[kind]
+        repaired = f", {counts['repaired']} repaired" if repair else ""
+        lines.append(f"  {kind}: {counts['found']}{repaired}")
+    return _lines("violations:", *lines)
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Run the organization's check to its end, following the API's cursor from request to
+    request; print each violation and a summary per kind. Exit status 2 while violations remain
+    (with --repair: those the repair could not fix)."""
+    path = f"{_org(args)}/check/repair" if args.repair else f"{_org(args)}/check"
+    method = "POST" if args.repair else "GET"
+    cursor: str | None = None
+    summary: dict[str, dict[str, int]] = {}
+    pages: list[Json] = []
+    unverified: list[str] = []
+    while True:
+        query = {
+            **({"cursor": cursor} if cursor else {}),
+            **({"maxSeconds": str(args.max_seconds)} if args.max_seconds else {}),
+        }
+        answer = send(args.url, method, f"{path}?{urlencode(query)}" if query else path, None)
+        pages.append(answer)
+        for violation in answer["violations"]:
+            if not args.json:
+                print(_violation(violation))
+        for kind, counts in answer["summary"].items():
+            total = summary.setdefault(kind, {"found": 0, "repaired": 0})
+            total["found"] += counts["found"]
+            total["repaired"] += counts["repaired"]
+        unverified += answer["unverified"]
+        cursor = answer["next"]
+        if cursor is None:
+            break
+    if args.json:
+        violations = [v for page in pages for v in page["violations"]]
+        print(json.dumps({"violations": violations, "summary": summary}, indent=2))
+    else:
+        print(_check_summary(summary, args.repair))
+        for note in unverified:
+            print(f"not verified: {note}")
+    remaining = sum(c["found"] - (c["repaired"] if args.repair else 0) for c in summary.values())
+    return VIOLATIONS_REMAIN if remaining else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -479,12 +541,39 @@ def _parser() -> argparse.ArgumentParser:
     target(explain)
     who = command(access, "who", _access_who, "who has a level on a target")
     target(who)
+
+    check = topics.add_parser(
+        "check",
+        parents=[common],
+        help="verify the organization's table invariants (exit 2 while violations remain)",
+        description=_check.__doc__,
+    )
+    check.set_defaults(run=_check)
+    check.add_argument("--org", required=True, help="the organization id")
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="fix each violation from the source of truth (conditional writes)",
+    )
+    check.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="how long each request may take before it returns a cursor (default: the API's)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 1 when the API refuses or cannot be reached."""
     args = _parser().parse_args(argv)
+    if getattr(args, "run", None) is not None:
+        try:
+            status: int = args.run(args)
+        except CliError as error:
+            print(f"scimctl: {error}", file=sys.stderr)
+            return 1
+        return status
     try:
         call: Call = args.build(args)
         answer = send(args.url, call.method, call.path, call.body)
