@@ -172,7 +172,18 @@ def measure(
 def user_operations() -> list[tuple[str, float, str]]:
     with LocalStack.start(REPO_ROOT) as stack:
         client = ScimClient(stack, stack.create_organization("bench"))
-        users = [client.create_user(f"user{n:05d}@bench.example")["id"] for n in range(POPULATION)]
+        users = [
+            client.create_user(
+                f"user{n:05d}@bench.example",
+                emails=[{"value": f"User{n:05d}@Bench.example", "type": "work", "primary": True}],
+            )["id"]
+            for n in range(POPULATION)
+        ]
+        # Every user of the first page in the same two groups: the page reads each user's
+        # memberships (one Query each) and the two groups once, not once per user.
+        for name in ("Sales", "Everyone"):
+            members = [{"value": user} for user in users[:100]]
+            client.post("/Groups", {"displayName": name, "members": members})
         calls = Calls()
         operations: list[tuple[str, Callable[[int], Any]]] = [
             ("POST /Users", lambda n: client.create_user(f"new{n}@bench.example")),
@@ -181,7 +192,16 @@ def user_operations() -> list[tuple[str, float, str]]:
                 "GET /Users?filter=userName eq",
                 lambda n: client.get(f'/Users?filter=userName eq "user{n:05d}@bench.example"'),
             ),
-            ("GET /Users?startIndex=1&count=100", lambda n: client.get("/Users?count=100")),
+            (
+                'GET /Users?filter=emails[type eq "work" and value eq]',
+                lambda n: client.get(
+                    f'/Users?filter=emails[type eq "work" and value eq "user{n:05d}@bench.example"]'
+                ),
+            ),
+            (
+                "GET /Users?startIndex=1&count=100 (each user in 2 groups)",
+                lambda n: client.get("/Users?count=100"),
+            ),
             (
                 "GET /Users?startIndex=901&count=100",
                 lambda n: client.get("/Users?startIndex=901&count=100"),
@@ -314,20 +334,24 @@ SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 def search_operations(size: int) -> list[tuple[str, float, str]]:
     """List and search requests over `size` users: index-answered filters, index and cursor
     pages deep in the directory, and filters no index answers (bounded or refused)."""
+    # Without each user's groups (one Query per user listed), to show the search's own cost.
+    lean = "excludedAttributes=groups"
     with LocalStack.start(REPO_ROOT) as stack:
         client = ScimClient(stack, stack.create_organization("bench"))
         seed_users("bench", size)
         stack.skip_pending()
         deep = size - 100
         walked = deep // 200 * 200
+        # Okta's import pages by startIndex, in order: walking there leaves the note that the
+        # page at `deep` starts from (past FILTER_SCAN_LIMIT a page starts from no other).
+        for start in range(1, deep + 1, 200):
+            client.get(f"/Users?startIndex={start}&count={min(200, deep + 1 - start)}&{lean}")
         cursor = ""
         for _ in range(walked // 200):  # walk to the same depth by cursor, 200 a page
             cursor = client.get(
                 f"/Users?count=200&cursor={cursor}&excludedAttributes=groups"
             ).json()["nextCursor"]
         calls = Calls()
-        # Without each user's groups (one Query per user listed), to show the search's own cost.
-        lean = "excludedAttributes=groups"
         name = "seeded{:06d}@example.com"
         either = " or ".join(f'userName eq "{name.format(n)}"' for n in (1, 2, 3))
         operations: list[tuple[str, Callable[[int], Any]]] = [
@@ -341,8 +365,12 @@ def search_operations(size: int) -> list[tuple[str, float, str]]:
             ),
             ("count=0 (total only)", lambda n: client.get("/Users?count=0")),
             (
-                f"startIndex={deep + 1}&count=100",
+                f"startIndex={deep + 1}&count=100, after the page before it",
                 lambda n: client.get(f"/Users?startIndex={deep + 1}&count=100&{lean}"),
+            ),
+            (
+                f"startIndex={deep - 49}&count=100, no page before it",
+                lambda n: client.get(f"/Users?startIndex={deep - 49}&count=100&{lean}"),
             ),
             (
                 f"cursor page after {walked:,}, count=200",
