@@ -349,6 +349,57 @@ def grant_on_a_deleted_workspace(world: World) -> tuple[str, str, str]:
     return "grant_on_deleted_target", pk, sk
 
 
+def grant_of_a_deleted_group(world: World) -> tuple[str, str, str]:
+    pk, sk = f"ORG#{ORG}#GROUP#{world.temp}", f"GRANT#folder:{world.deals}"
+    world.put(
+        {
+            "pk": {"S": pk},
+            "sk": {"S": sk},
+            "kind": {"S": "GroupGrant"},
+            "groupId": {"S": world.temp},
+            "targetType": {"S": "folder"},
+            "targetId": {"S": world.deals},
+            "level": {"S": "viewer"},
+            "gsi2pk": {"S": f"ORG#{ORG}#GRANTS#folder:{world.deals}"},
+            "gsi2sk": {"S": world.temp},
+        }
+    )
+    return "grant_of_deleted_group", pk, sk
+
+
+def folder_of_a_deleted_workspace(world: World) -> tuple[str, str, str]:
+    sk = "Folder#stray"
+    world.put(
+        {
+            "pk": {"S": f"ORG#{ORG}"},
+            "sk": {"S": sk},
+            "kind": {"S": "Folder"},
+            "name": {"S": "Stray"},
+            "workspaceId": {"S": world.old_workspace},
+            "home": {"BOOL": False},
+            "gsi1pk": {"S": f"ORG#{ORG}#WORKSPACE#{world.old_workspace}#FOLDERS"},
+            "gsi1sk": {"S": "stray"},
+        }
+    )
+    return "folder_of_deleted_workspace", f"ORG#{ORG}", sk
+
+
+def resource_index_key_changed(world: World) -> tuple[str, str, str]:
+    sk = f"User#{world.ada}"
+    item = world.get(f"ORG#{ORG}", sk)
+    assert item is not None
+    world.put({**item, "gsi1sk": {"S": "someone-else@acme.example"}})
+    return "resource_index_mismatch", f"ORG#{ORG}", sk
+
+
+def membership_index_key_changed(world: World) -> tuple[str, str, str]:
+    pk, sk = f"ORG#{ORG}#GROUP#{world.sales}", f"MEMBER#{world.ada}"
+    item = world.get(pk, sk)
+    assert item is not None
+    world.put({**item, "gsi1sk": {"S": "no-such-group"}})
+    return "membership_index_mismatch", pk, sk
+
+
 CORRUPTIONS: dict[str, Callable[[World], tuple[str, str, str]]] = {
     "orphan guard": orphan_guard,
     "missing guard": missing_guard,
@@ -362,7 +413,26 @@ CORRUPTIONS: dict[str, Callable[[World], tuple[str, str, str]]] = {
     "access on a deleted workspace": access_on_a_deleted_workspace,
     "record for a deleted user": record_of_a_deleted_user,
     "grant on a deleted workspace": grant_on_a_deleted_workspace,
+    "grant of a deleted group": grant_of_a_deleted_group,
+    "folder of a deleted workspace": folder_of_a_deleted_workspace,
+    "resource index key changed": resource_index_key_changed,
+    "membership index key changed": membership_index_key_changed,
 }
+
+
+def test_two_users_holding_one_value_are_reported_and_left_to_an_admin(world):
+    """A duplicate userName: the guard names one holder, the other is reported, not repaired."""
+    item = world.get(f"ORG#{ORG}", f"User#{world.bob}")
+    assert item is not None
+    body = json.loads(item["body"]["S"])
+    body["userName"] = "ada@acme.example"
+    world.put({**item, "body": {"S": json.dumps(body)}, "gsi1sk": {"S": "ada@acme.example"}})
+    world.delete(f"ORG#{ORG}", "UNIQUE#User#userName#bob@acme.example")
+    expected = [("duplicate_value", f"ORG#{ORG}", f"User#{world.bob}")]
+    assert kinds(check(world.stack)) == expected
+    repaired = check(world.stack, repair=True)
+    assert kinds(repaired) == expected
+    assert not repaired["violations"][0]["repaired"]
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())

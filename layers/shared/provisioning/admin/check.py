@@ -393,7 +393,8 @@ class ConsistencyCheck:
         every = [v for held in values.values() for v in held if v]
         owners = self._store.guard_owners(org, kind.name, every)
         others = {owner for value, owner in owners.items() if owner not in values}
-        holders = self._store.get_resources(org, kind.name, sorted(others))
+        holders = {item.resource.id: item.resource for item in page}
+        holders.update(self._store.get_resources(org, kind.name, sorted(others)))
         for item in page:
             resource = item.resource
             wanted = unique_index_attributes(org, kind.name, values[resource.id])
