@@ -110,3 +110,19 @@ def test_a_refused_write_is_not_counted(users, capsys):
 
     assert status == 409
     assert provisioned(capsys.readouterr().out) == []
+
+
+def test_a_failing_metric_does_not_fail_the_committed_write(users, capsys, monkeypatch):
+    from provisioning.http import lambda_handler
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise RuntimeError("no dimension sets in this Powertools")
+
+    monkeypatch.setattr(lambda_handler.EphemeralMetrics, "add_dimensions", refuse)
+    capsys.readouterr()
+
+    status, _, created = invoke(users, load_event("users_create_entra.json"))
+
+    assert status == 201
+    assert created["id"]
+    assert provisioned(capsys.readouterr().out) == []

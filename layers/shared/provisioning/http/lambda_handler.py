@@ -22,6 +22,8 @@ from mangum import Mangum
 from provisioning.http.app import BASE_PATH, SCIM_CONTENT_TYPE, ScimApp
 from provisioning.http.snapstart import reseed_after_restore
 
+_logger = Logger(child=True)
+
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 PROVISIONED_METRIC = "Provisioned"
@@ -75,13 +77,20 @@ def count_provisioning(event: Mapping[str, Any], status: int) -> None:
     org_id = _authorized_org(event)
     if operation is None or org_id is None:
         return
-    # Its own EMF record: the function's shared Metrics carry only the service dimension.
-    metric = EphemeralMetrics()
-    metric.add_metric(name=PROVISIONED_METRIC, unit=MetricUnit.Count, value=1)
-    metric.add_dimension(name="operation", value=operation)  # with service, added on flush
-    by_org = {"service": metric.service, "orgId": org_id} if metric.service else {"orgId": org_id}
-    metric.add_dimensions(**by_org)
-    metric.flush_metrics()
+    # The write is committed: a failing metric must not turn its answer into a 5xx, which Entra
+    # would postpone by 40 minutes and then re-send (a create would then meet a 409).
+    try:
+        # Its own EMF record: the function's shared Metrics carry only the service dimension.
+        metric = EphemeralMetrics()
+        metric.add_metric(name=PROVISIONED_METRIC, unit=MetricUnit.Count, value=1)
+        metric.add_dimension(name="operation", value=operation)  # with service, added on flush
+        service = metric.service
+        metric.add_dimensions(
+            **({"service": service, "orgId": org_id} if service else {"orgId": org_id})
+        )
+        metric.flush_metrics()
+    except Exception:
+        _logger.exception("provisioning metric not emitted", extra={"operation": operation})
 
 
 def lambda_handler_for(app: ScimApp) -> LambdaHandler:
