@@ -39,7 +39,7 @@ FORBIDDEN = {
     # Stream and queue workers move stored items and events: no SCIM models, no ASGI.
     "purge": {XRAY, SCIM_MODELS, "lark", "mangum"},
     "publisher": {XRAY, SCIM_MODELS, "lark", "mangum"},
-    "fanout": {XRAY, "mangum"},
+    "fanout": {XRAY, SCIM_MODELS, "lark", "mangum"},
 }
 
 

@@ -90,4 +90,3 @@ def expected_records(
 def same_sources(left: Iterable[Source], right: Iterable[Source]) -> bool:
     """Whether two lists of sources say the same (order is storage detail)."""
     return set(left) == set(right)
-

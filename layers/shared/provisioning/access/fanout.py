@@ -35,8 +35,7 @@ from provisioning.events.contract import (
     UserStatusChanged,
     WorkspaceDeleted,
 )
-from provisioning.scim.resources import GROUP, USER
-from provisioning.scim.users import is_active
+from provisioning.kinds import GROUP_TYPE, USER_TYPE, user_is_active
 from provisioning.store.access import AccessStore, GroupReach
 from provisioning.store.dynamo import (
     MAX_TRANSACTION_ITEMS,
@@ -147,12 +146,12 @@ class AccessFanout:
 
         def round_() -> int:
             records = self._access.records_of_user(org_id, user_id)
-            user = self._resources.get(org_id, USER.name, user_id)
+            user = self._resources.get(org_id, USER_TYPE, user_id)
             if user is None:
                 return 0  # deleted: User.Deleted removes its records
-            active = is_active(user)
+            active = user_is_active(user)
             updates = [(r, r.model_copy(update={"active": active})) for r in records]
-            guard = self._resources.version_check(org_id, USER.name, user_id, user.version)
+            guard = self._resources.version_check(org_id, USER_TYPE, user_id, user.version)
             return len(self._writer.write(org_id, updates, {user_id: guard}))
 
         return self._retrying(round_)
@@ -237,7 +236,7 @@ class AccessFanout:
         wanted = [(user_id, target) for user_id in user_ids for target in sorted(scope, key=str)]
         before = self._access.records(org_id, wanted)
         # The facts, read after the records they guard (see the module docstring).
-        group_exists = self._resources.get(org_id, GROUP.name, group_id) is not None
+        group_exists = self._resources.get(org_id, GROUP_TYPE, group_id) is not None
         reach = self._access.reach_of_group(org_id, group_id)
         if not _scope(group_id, reach, workspaces) <= scope:
             raise StaleVersionError  # a grant on a new target came meanwhile: start again
@@ -247,7 +246,7 @@ class AccessFanout:
             if group_exists
             else set()
         )
-        users = self._resources.get_many(org_id, USER.name, user_ids)
+        users = self._resources.get_many(org_id, USER_TYPE, user_ids)
         revocation = self._organizations.settings(org_id).folder_revocation
         # A deleted target's records are its clean-up's (Workspace/Folder.Deleted); a record
         # created on it after that clean-up would outlive it, so creations check the target.
@@ -264,10 +263,10 @@ class AccessFanout:
             sources = rederive_group(
                 record.sources if record else (), group_id, given, target, revocation
             )
-            active = is_active(user) if user else False
+            active = user_is_active(user) if user else False
             updates.append(_updated(user_id, target, record, sources, active))
         guards = {
-            user.id: self._resources.version_check(org_id, USER.name, user.id, user.version)
+            user.id: self._resources.version_check(org_id, USER_TYPE, user.id, user.version)
             for user in users.values()
         }
         checks = {target: self._organizations.target_check(org_id, target) for target in alive}

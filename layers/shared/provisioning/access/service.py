@@ -12,8 +12,7 @@ from provisioning.access.model import AccessRecord, GroupGrant, Level, Target, T
 from provisioning.access.rules import with_direct
 from provisioning.access.updates import AccessWriter
 from provisioning.events.contract import GroupGrantChanged
-from provisioning.scim.resources import GROUP, USER
-from provisioning.scim.users import is_active
+from provisioning.kinds import GROUP_TYPE, USER_TYPE, user_is_active
 from provisioning.settings import Settings, get_settings
 from provisioning.store.access import AccessStore
 from provisioning.store.dynamo import MissingReferenceError, StaleVersionError
@@ -80,7 +79,7 @@ class AccessService:
         try:
             self._access.commit(
                 [
-                    self._resources.exists_check(org_id, GROUP.name, group_id),
+                    self._resources.exists_check(org_id, GROUP_TYPE, group_id),
                     # A grant written after its target's clean-up would outlive the target.
                     self._organizations.target_check(org_id, target),
                     grant,
@@ -92,7 +91,7 @@ class AccessService:
             raise NotFoundError(f"group {group_id} not found") from None
 
     def group_grants(self, org_id: str, group_id: str) -> list[GroupGrant]:
-        if self._resources.get(org_id, GROUP.name, group_id) is None:
+        if self._resources.get(org_id, GROUP_TYPE, group_id) is None:
             raise NotFoundError(f"group {group_id} not found")
         return self._access.grants_of_group(org_id, group_id)
 
@@ -107,14 +106,14 @@ class AccessService:
         self._require_target(org_id, target)
         for _ in range(_ATTEMPTS):
             record = self._access.record(org_id, user_id, target)
-            user = self._resources.get(org_id, USER.name, user_id)
+            user = self._resources.get(org_id, USER_TYPE, user_id)
             if user is None:
                 raise NotFoundError(f"user {user_id} not found")
             sources = with_direct(record.sources if record else (), level)
             after = (record or AccessRecord(user_id=user_id, target=target)).model_copy(
-                update={"sources": sources, "active": is_active(user)}
+                update={"sources": sources, "active": user_is_active(user)}
             )
-            guard = self._resources.version_check(org_id, USER.name, user_id, user.version)
+            guard = self._resources.version_check(org_id, USER_TYPE, user_id, user.version)
             try:
                 check = {target: self._organizations.target_check(org_id, target)}
                 self._writer.write(org_id, [(record, after)], {user_id: guard}, targets=check)
@@ -134,16 +133,16 @@ class AccessService:
             user_id=user.id,
             target=target,
             sources=with_direct((), Level.EDITOR),
-            active=is_active(user),
+            active=user_is_active(user),
         )
-        guard = self._resources.version_check(org_id, USER.name, user.id, user.version)
+        guard = self._resources.version_check(org_id, USER_TYPE, user.id, user.version)
         items, _changes = self._writer.transaction(org_id, [(None, record)], {user.id: guard})
         return items
 
     # --- reads -------------------------------------------------------------------------------
 
     def access_of_user(self, org_id: str, user_id: str) -> list[AccessRecord]:
-        if self._resources.get(org_id, USER.name, user_id) is None:
+        if self._resources.get(org_id, USER_TYPE, user_id) is None:
             raise NotFoundError(f"user {user_id} not found")
         return [r for r in self._access.records_of_user(org_id, user_id) if r.sources]
 

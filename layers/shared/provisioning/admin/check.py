@@ -87,8 +87,8 @@ from provisioning.events.contract import (
     GroupMembersChanged,
     WorkspaceDeleted,
 )
+from provisioning.kinds import user_is_active
 from provisioning.scim.resources import GROUP, USER, ResourceKind
-from provisioning.scim.users import is_active
 from provisioning.settings import Settings, get_settings
 from provisioning.store.access import REVOKED_GRANT_RETENTION
 from provisioning.store.consistency import (
@@ -612,7 +612,7 @@ class ConsistencyCheck:
             ]
         facts = UserFacts(
             user_id=user.id,
-            active=is_active(user),
+            active=user_is_active(user),
             grants=grants,
             workspaces=targets.workspaces,
             alive=alive,
@@ -654,7 +654,7 @@ class ConsistencyCheck:
             else:
                 kind = ViolationKind.ACCESS_EXTRA
                 truth = "nothing gives the user access"
-            empty = AccessRecord(user_id=user.id, target=target, active=is_active(user))
+            empty = AccessRecord(user_id=user.id, target=target, active=user_is_active(user))
             return self._rewrite(current, user, item, kind, truth, stored, empty)
         if not has:
             kind, truth = ViolationKind.ACCESS_MISSING, f"{_describe(wanted)} is due"

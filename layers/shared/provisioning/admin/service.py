@@ -32,8 +32,8 @@ from provisioning.auth.tokens import (
     TokenService,
 )
 from provisioning.events.contract import FolderDeleted, WorkspaceDeleted
+from provisioning.kinds import user_is_active
 from provisioning.scim.resources import USER
-from provisioning.scim.users import is_active
 from provisioning.settings import Settings, get_settings
 from provisioning.store.organizations import OrganizationStore
 from provisioning.store.outbox import outbox_item
@@ -232,6 +232,6 @@ class AdminService:
         user = self._resources.get(org_id, USER.name, user_id)
         if user is None:
             raise NotFoundError(f"user {user_id} not found")
-        if not is_active(user):
+        if not user_is_active(user):
             raise ForbiddenError(f"user {user_id} is deactivated")
         return user

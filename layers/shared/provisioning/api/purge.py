@@ -13,6 +13,7 @@ from typing import Any
 
 from provisioning import clients
 from provisioning.events.contract import GroupMembersChanged
+from provisioning.kinds import GROUP_TYPE
 from provisioning.settings import Settings, get_settings
 from provisioning.store.memberships import Membership, MembershipStore
 from provisioning.store.outbox import outbox_item
@@ -51,9 +52,7 @@ class MembershipPurge:
 
     def run(self, task: PurgeTask) -> int:
         """One round; returns how many memberships it removed."""
-        # The SCIM resource type's name (`GROUP.name`), spelled out: scim.resources builds the
-        # SCIM models, which this function never needs.
-        if task.target == "Group":
+        if task.target == GROUP_TYPE:
             batch = self._memberships.memberships_of_group(task.org_id, task.target_id, ROUND_SIZE)
             self._memberships.remove_many(
                 task.org_id, batch, lambda chunk: self._group_event(task, chunk), reserved=1

@@ -40,6 +40,8 @@ from scim2_models import (
 from scim2_models.path import AttributeBinding, CompareOperator
 from scim2_models.path.resolution import coerce_value
 
+from provisioning.kinds import GROUP_TYPE, USER_TYPE
+
 # Directories synced from on-premises AD carry addresses on special-use domains (`user@corp.local`);
 # the identity provider is the authority on its users' addresses, so none of them is refused here.
 # Emptying this list is email-validator's documented way to accept those domains.
@@ -169,7 +171,7 @@ class ResourceKind:
 
 
 USER = ResourceKind(
-    name="User",
+    name=USER_TYPE,
     endpoint="/Users",
     model=UserResource,
     unique=(UniqueAttribute("userName", UserResource), UniqueAttribute("externalId", UserResource)),
@@ -224,7 +226,7 @@ SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
 )
 
 GROUP = ResourceKind(
-    name="Group",
+    name=GROUP_TYPE,
     endpoint="/Groups",
     model=Group,
     unique=(UniqueAttribute("displayName", Group), UniqueAttribute("externalId", Group)),

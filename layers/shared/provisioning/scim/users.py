@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from provisioning.events.contract import UserDeleted, UserStatusChanged
+from provisioning.kinds import user_is_active
 from provisioning.scim.errors import TooManyRequests
 from provisioning.scim.resources import GROUP, MAX_INDEXED_VALUES, USER
 from provisioning.scim.service import (
@@ -32,12 +33,6 @@ _PINNED_ATTEMPTS = 4
 # Memberships removed in the user's own delete transaction: DynamoDB's 100 items, less the user,
 # its counter, two uniqueness guards, the event, the purge task and its e-mail index items.
 _IN_DELETE = MAX_TRANSACTION_ITEMS - 6 - MAX_INDEXED_VALUES
-
-
-def is_active(user: StoredResource) -> bool:
-    """A user without `active` is active (RFC 7643 §4.1.1 leaves it to the provider; Entra and
-    Okta send it on every create)."""
-    return user.body.get("active") is not False
 
 
 class UserService(ResourceFacade):
@@ -81,9 +76,9 @@ class UserService(ResourceFacade):
         suspends or restores the user's access."""
 
         def events(before: StoredResource, after: StoredResource) -> list[TransactWriteItemTypeDef]:
-            if is_active(before) == is_active(after):
+            if user_is_active(before) == user_is_active(after):
                 return []
-            event = UserStatusChanged(org_id=org_id, user_id=after.id, active=is_active(after))
+            event = UserStatusChanged(org_id=org_id, user_id=after.id, active=user_is_active(after))
             return [outbox_item(self._table, event)]
 
         return events
