@@ -92,6 +92,22 @@ def admin_call(stack: LocalStack, method: str, path: str, body: Any = None) -> t
     return response.status, (response.json() if response.body else None)
 
 
+def consistency_violations(stack: LocalStack, org_id: str) -> list[dict[str, Any]]:
+    """Every violation `scimctl check` finds in the organization, through the admin API, after
+    the stream, bus and fan-out have settled."""
+    stack.drain()
+    violations: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        suffix = f"?cursor={cursor}" if cursor else ""
+        status, answer = admin_call(stack, "GET", f"/orgs/{org_id}/check{suffix}")
+        assert status == 200, answer
+        violations += answer["violations"]
+        cursor = answer["next"]
+        if not cursor:
+            return violations
+
+
 @pytest.fixture
 def stack() -> Iterator[LocalStack]:
     with LocalStack.start(REPO_ROOT) as local:
