@@ -7,8 +7,12 @@ source (or its own) picks up, so a round can create work for the next; a bound o
 a loop that would never settle into an error instead of a hung test. `make run` instead polls in a
 background thread, as Lambda would, so effects appear a moment after the response.
 
-Every round runs on the function runtime's single invocation thread, between invocations, so
-polling never races a running function and functions never run concurrently.
+Rounds run one at a time (a drain after each request, the background thread, concurrent callers
+alike), so a source is never polled twice at once and a record is delivered once: one batch in
+flight per shard or queue mapping, as Lambda does with ParallelizationFactor 1. Functions invoked
+by a round run concurrently with everything else the runtime serves. A poll never sees a
+transaction half applied because every call to the emulated services is atomic (the moto world
+applies one at a time), not because functions are kept from running.
 """
 
 from __future__ import annotations
@@ -170,6 +174,7 @@ class EventSourcePoller:
         self._failures: list[FailedBatch] = []
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._one_round_at_a_time = threading.Lock()
 
     @property
     def sources(self) -> tuple[EventSource, ...]:
@@ -189,8 +194,9 @@ class EventSourcePoller:
 
     def skip_pending(self) -> None:
         """Let every source move past what was written so far (e.g. a test's bulk set-up)."""
-        for source in self._sources:
-            source.skip_pending()
+        with self._one_round_at_a_time:
+            for source in self._sources:
+                source.skip_pending()
 
     def drain(self, max_rounds: int = DEFAULT_MAX_ROUNDS) -> int:
         """Poll until a round finds nothing to do; returns how many rounds found something.
@@ -200,7 +206,7 @@ class EventSourcePoller:
         if not self._sources:
             return 0
         busy_rounds = 0
-        while self._runtime.serialized(lambda: self._round(patient=False)):
+        while self._round(patient=False):
             busy_rounds += 1
             if busy_rounds >= max_rounds:
                 break
@@ -218,8 +224,9 @@ class EventSourcePoller:
         )
 
     def _round(self, *, patient: bool) -> bool:
-        # Every source polls in every round, whatever the others found.
-        busy = [source.poll(patient=patient) for source in self._sources]
+        with self._one_round_at_a_time:
+            # Every source polls in every round, whatever the others found.
+            busy = [source.poll(patient=patient) for source in self._sources]
         return any(busy)
 
     def start(self) -> None:
@@ -246,7 +253,7 @@ class EventSourcePoller:
                 for _ in range(_ROUNDS_PER_TICK):
                     if self._stop.is_set():
                         break
-                    if not self._runtime.serialized(lambda: self._round(patient=True)):
+                    if not self._round(patient=True):
                         break
             except Exception:
                 logger.exception("polling the event sources failed")

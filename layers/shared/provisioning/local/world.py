@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import boto3
 import botocore.session
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from provisioning.local.cfn import DEFAULT_EVENT_BUS, PhysicalResource, TemplateError
 from provisioning.local.moto_dynamodb import atomic_transactions
@@ -143,6 +145,31 @@ def reset_containers() -> None:
             # unrelated attributes).
             if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
                 value.cache_clear()
+
+
+@contextmanager
+def atomic_requests() -> Iterator[None]:
+    """Serve one AWS call at a time while the block runs.
+
+    Each call to a real service is atomic: a GetRecords sees a transaction entirely or not at
+    all, a Query never meets a table half way through a PutItem. moto's backends are plain
+    dictionaries and lists that a call iterates and mutates without locks, so with invocations
+    running concurrently each call holds one lock from request to response. Calls of different
+    invocations still interleave freely between each other, which is where the races of the code
+    under test are (a read, then a conditional write).
+    """
+    original = BotocoreStubber.process_request
+    lock = threading.RLock()
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -321,6 +348,7 @@ def moto_world(template: SamTemplate) -> Iterator[MotoWorld]:
     with (
         patched_environment(base, _CLEARED_PREFIXES),
         atomic_transactions(),
+        atomic_requests(),
         eventbridge_delivery(),
     ):
         mock = mock_aws()
