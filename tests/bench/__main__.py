@@ -1,7 +1,8 @@
 """`make bench`: cold-start import cost of each handler (against a bare handler), the peak memory
 of the HTTP handlers, and per-operation DynamoDB calls and latency of the user, group and access
 operations, on the local stack (moto). `BENCH_SECTIONS`
-(imports,memory,users,groups,access,search) picks sections. Figures, not assertions: the suite's
+(imports,memory,users,groups,access,search,load) picks sections; `load` is described in
+tests/bench/load.py. Figures, not assertions: the suite's
 tests own correctness; this prints what the README and the issue notes quote."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from provisioning.scim.groups import GroupService
 from provisioning.settings import get_settings
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore
-from tests.bench import memory
+from tests.bench import load, memory
 from tests.conftest import REPO_ROOT, ScimClient
 from tests.http.seeding import seed_members, seed_users
 
@@ -398,7 +399,9 @@ def search_operations(size: int) -> list[tuple[str, float, str]]:
         ]
 
 
-SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,memory,users,groups,access,search").split(",")
+SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,memory,users,groups,access,search,load").split(
+    ","
+)
 
 
 def main() -> None:
@@ -443,6 +446,8 @@ def main() -> None:
         print(f"  {'request (users)':<52} {'ms':>9}  DynamoDB calls")
         for name, ms, described in search_operations(size):
             print(f"  {name:<52} {ms:9.1f}  {described}")
+    if "load" in SECTIONS:
+        load.print_load()
 
 
 if __name__ == "__main__":
