@@ -308,7 +308,11 @@ class MembershipStore:
         existing_users: ExistingUsers,
     ) -> None:
         for index in range(change.next_batch, change.batches):
-            batch = later[index]
+            batch = later.get(index)
+            if batch is None:
+                # Read after the marker: another run applied this batch (deleting its item) in
+                # between, and goes on from there.
+                return
             last = index == change.batches - 1
             marker = self._marker_advance(org_id, group_id, change.change_id, index, last)
             done = self._delete_item(
