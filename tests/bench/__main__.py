@@ -1,8 +1,8 @@
 """`make bench`: cold-start import cost of each handler (against a bare handler), the peak memory
 of the HTTP handlers, and per-operation DynamoDB calls and latency of the user, group and access
 operations, on the local stack (moto). `BENCH_SECTIONS`
-(imports,memory,users,groups,access,search,load) picks sections; `load` is described in
-tests/bench/load.py. Figures, not assertions: the suite's
+(imports,memory,users,groups,access,search,load,fuzz) picks sections; `load` is described in
+tests/bench/load.py, `fuzz` in tests/bench/fuzz.py. Figures, not assertions: the suite's
 tests own correctness; this prints what the README and the issue notes quote."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from provisioning.scim.groups import GroupService
 from provisioning.settings import get_settings
 from provisioning.store.memberships import MembershipStore
 from provisioning.store.resources import ResourceStore
-from tests.bench import load, memory
+from tests.bench import fuzz, load, memory
 from tests.conftest import REPO_ROOT, ScimClient
 from tests.http.seeding import seed_members, seed_users
 
@@ -399,9 +399,9 @@ def search_operations(size: int) -> list[tuple[str, float, str]]:
         ]
 
 
-SECTIONS = os.environ.get("BENCH_SECTIONS", "imports,memory,users,groups,access,search,load").split(
-    ","
-)
+SECTIONS = os.environ.get(
+    "BENCH_SECTIONS", "imports,memory,users,groups,access,search,load,fuzz"
+).split(",")
 
 
 def main() -> None:
@@ -448,6 +448,8 @@ def main() -> None:
             print(f"  {name:<52} {ms:9.1f}  {described}")
     if "load" in SECTIONS:
         load.print_load()
+    if "fuzz" in SECTIONS:
+        fuzz.print_fuzz()
 
 
 if __name__ == "__main__":

@@ -67,6 +67,15 @@ class Request:
             raise InvalidSyntaxException(detail="the request body is not valid JSON") from None
         if not isinstance(payload, dict):
             raise InvalidSyntaxException(detail="the request body must be a JSON object")
+        try:
+            # Python's JSON reader lets unpaired surrogates through, escaped (`"\ud800"`) or
+            # encoded as UTF-8 bytes; they are no Unicode characters, cannot be stored or keyed,
+            # and RFC 8259 §8.2 leaves their meaning undefined (RFC 7493 §2.1 forbids them).
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidSyntaxException(
+                detail="the request body holds an unpaired UTF-16 surrogate (U+D800 to U+DFFF)"
+            ) from None
         return payload
 
     def header(self, name: str) -> str | None:
