@@ -15,6 +15,11 @@ inconsistent ones (violations of the consistency check). Both must be 0.
 `BENCH_LOAD_USERS` (400), `BENCH_LOAD_GROUPS` (20), `BENCH_LOAD_CLIENTS` (8),
 `BENCH_LOAD_BATCH` (members per PATCH, 20) and `BENCH_LOAD_ORG_RPS` (the organization's request
 rate, 10000 so that the stack and not the throttle is measured; 50 is the template's) scale it.
+
+The `faults` section replays the same sync while `BENCH_LOAD_FAULT_RATE` (0.05) of the SCIM
+functions' DynamoDB calls fail as an exhausted throttle would (ProvisionedThroughputExceeded):
+the function answers 429 with Retry-After and writes nothing, the client retries. Printed
+besides: the faults injected, and that every record still arrived consistent.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import http.client
 import json
 import os
 import queue
+import random
 import threading
 import time
 from collections import Counter
@@ -33,6 +39,9 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from botocore.exceptions import ClientError
+
+from provisioning import clients
 from provisioning.local import LocalStack
 from tests.conftest import REPO_ROOT
 
@@ -41,6 +50,11 @@ GROUPS = int(os.environ.get("BENCH_LOAD_GROUPS", "20"))
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "8"))
 BATCH = int(os.environ.get("BENCH_LOAD_BATCH", "20"))
 ORG_RPS = os.environ.get("BENCH_LOAD_ORG_RPS", "10000")
+# The `faults` section's share of failing calls (`BENCH_LOAD_FAULT_RATE` overrides it).
+FAULT_RATE = float(os.environ.get("BENCH_LOAD_FAULT_RATE", "0.05"))
+# The functions whose DynamoDB calls the faults hit: the SCIM request path, where a client sees
+# them (the asynchronous chain has its own retries and DLQ, tested in tests/http).
+FAULTED_FUNCTIONS = ("UsersFunction", "GroupsFunction")
 ORG = "loadtest"
 # Each user is in this many groups (fewer when there are fewer groups).
 GROUPS_PER_USER = 2
@@ -296,16 +310,44 @@ class LoadFigures:
     lost: dict[str, int]
     violations: list[dict[str, Any]]
     containers: dict[str, int]
+    faults: int
 
     @property
     def requests_per_second(self) -> float:
         return self.tally.requests / self.seconds
 
 
-def replay() -> LoadFigures:
+class Faults:
+    """Fails `rate` of the SCIM functions' DynamoDB calls as an exhausted throttle would."""
+
+    def __init__(self, rate: float, seed: int = 7) -> None:
+        self._rate = rate
+        self._random = random.Random(seed)  # noqa: S311 - a reproducible fault schedule
+        self._lock = threading.Lock()
+        self.injected = 0
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        if not function.endswith(FAULTED_FUNCTIONS):
+            return
+        with self._lock:
+            if self._random.random() >= self._rate:
+                return
+            self.injected += 1
+        raise ClientError(
+            {
+                "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "fault"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            model.name,
+        )
+
+
+def replay(fault_rate: float = 0.0) -> LoadFigures:
     members = planned_members(USERS, GROUPS)
     tally = Tally()
     parameters = {"OrgRequestsPerSecond": ORG_RPS, "LogLevel": "WARNING"}
+    faults = Faults(fault_rate)
     with LocalStack.start(REPO_ROOT, parameters=parameters) as stack:
         base_url = stack.serve()
         token = create_organization(base_url)
@@ -314,9 +356,15 @@ def replay() -> LoadFigures:
             partial(sync_group, tally=tally, name=name, members=users)
             for name, users in members.items()
         ]
+        hooks = clients.dynamodb().meta.events
+        if fault_rate:
+            hooks.register("before-call.dynamodb", faults, unique_id="load-faults")
         started = time.perf_counter()
-        run_clients(base_url, token, tally, user_work)
-        run_clients(base_url, token, tally, group_work)
+        try:
+            run_clients(base_url, token, tally, user_work)
+            run_clients(base_url, token, tally, group_work)
+        finally:
+            hooks.unregister("before-call.dynamodb", unique_id="load-faults")
         seconds = time.perf_counter() - started
         # Background polling goes on; a drain returns once nothing is left to deliver.
         drain_started = time.perf_counter()
@@ -339,13 +387,14 @@ def replay() -> LoadFigures:
         lost=lost,
         violations=violations,
         containers={k: v for k, v in containers.items() if v},
+        faults=faults.injected,
     )
 
 
-def print_load() -> None:
+def print_load(fault_rate: float = 0.0) -> None:
     # The functions' EMF metric lines go to stdout, two per request: not part of the figures.
     with open(os.devnull, "w") as discarded, contextlib.redirect_stdout(discarded):
-        figures = replay()
+        figures = replay(fault_rate)
     tally = figures.tally
     print(
         f"\nEntra initial sync replayed by {figures.clients} concurrent clients over the local "
@@ -362,6 +411,11 @@ def print_load() -> None:
     print(f"  errors (non-2xx other than a retried 429): {len(tally.errors)}")
     for error in tally.errors[:10]:
         print(f"    {error}")
+    if fault_rate:
+        print(
+            f"  faults injected: {figures.faults} throttled DynamoDB calls ({fault_rate:.0%} of "
+            "the users' and groups' functions' calls), each answered 429 + Retry-After and retried"
+        )
     print(f"  chain settled {figures.drain_seconds:.1f} s after the last response")
     print(f"  containers per function at the peak: {figures.containers}")
     lost = sum(figures.lost.values())

@@ -36,6 +36,9 @@ class GroupMembers:
         # Each group's members are Queries of their own, read within the response's budget.
         return self
 
+    def for_created(self) -> GroupMembers:
+        return self  # the members the creation wrote, read back
+
 
 def build_groups(
     resources: ResourceStore, memberships: MembershipStore, table: str

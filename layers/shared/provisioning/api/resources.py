@@ -76,6 +76,11 @@ class Related(Protocol):
         at once (a user's groups), or be itself (a group's members, read one group at a time)."""
         ...
 
+    def for_created(self) -> Related:
+        """What renders the entries of a resource the request has just created: nothing to read
+        when none can exist yet (a user's groups), else itself (the members just written)."""
+        ...
+
 
 @lru_cache(maxsize=256)
 def _returned_sub_attributes(
@@ -171,8 +176,11 @@ class ResourceEndpoints:
     def create(self, request: Request) -> Response:
         projection = Projection.from_params(request.params)
         stored = self._service.create(request.org_id, request.json())
+        # A read after the commit that failed would answer "retry" for a write that happened
+        # (and the retry would get 409): a creation reads only what it cannot know.
+        related = self._related.for_created() if self._related is not None else None
         response = self._resource_response(
-            201, stored, request, projection, Context.RESOURCE_CREATION_RESPONSE
+            201, stored, request, projection, Context.RESOURCE_CREATION_RESPONSE, related
         )
         response.headers["Location"] = self._location(request, stored.id)
         return response
@@ -244,8 +252,9 @@ class ResourceEndpoints:
         request: Request,
         projection: Projection,
         context: Context,
+        related: Related | None = None,
     ) -> Response:
-        body = self.render(stored, request, projection, context)
+        body = self.render(stored, request, projection, context, related)
         return Response(status, body, {"ETag": etag(stored.version)})
 
     def _location(self, request: Request, resource_id: str) -> str:

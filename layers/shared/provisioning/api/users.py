@@ -38,6 +38,10 @@ class UserGroups:
         ids = [stored.id for stored in resources]
         return PageGroups(self._users.groups_of_users(request.org_id, ids, self.concurrency))
 
+    def for_created(self) -> PageGroups:
+        # A membership names an existing user: one created by this request is in no group.
+        return PageGroups({})
+
 
 class PageGroups(UserGroups):
     """The groups of a page of users, read together: each user's memberships (one Query each,

@@ -15,16 +15,18 @@ per container thread:
   the process (by design, so that instances of one function add to one EMF blob): each container
   gets its own, or one invocation's flush would serialize and clear another's metrics mid-write.
 
-Threads a handler starts itself (a `ThreadPoolExecutor`) do not inherit their container's view:
-they see the process's environment, which holds every variable the template gives all functions
-alike (see `world.shared_environment`), and lacks only the function's own ones.
+Work a handler hands to a `ThreadPoolExecutor` runs in the submitting thread's context, so it
+sees its container's view, as every thread of a Lambda execution environment sees the function's
+environment (`submit` copies the context while a runtime is alive; Python's own does not).
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +137,22 @@ class _PerContainer:
 _lock = threading.Lock()
 _users = 0
 _original_environ: os._Environ | None = None  # type: ignore[type-arg]
+_original_submit = ThreadPoolExecutor.submit
+
+
+def _submit_in_context(
+    self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+) -> Future[Any]:
+    """`ThreadPoolExecutor.submit` that runs `fn` in the submitter's context (its container)."""
+    return _original_submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+class ContainerExecutor(ThreadPoolExecutor):
+    """A container's own thread: its tasks run in the context the thread entered its container
+    with, not in the submitter's (the runtime submits from anywhere)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return _original_submit(self, fn, *args, **kwargs)
 
 
 def install() -> None:
@@ -149,6 +167,7 @@ def install() -> None:
         os.environ = _ContainerEnviron(os.environ)  # noqa: B003
         for name in _METRICS_STATE:
             setattr(Metrics, name, _PerContainer(name, Metrics.__dict__[name]))
+        ThreadPoolExecutor.submit = _submit_in_context  # type: ignore[method-assign,assignment]
 
 
 def uninstall() -> None:
@@ -161,6 +180,7 @@ def uninstall() -> None:
         if _original_environ is not None:
             os.environ = _original_environ  # noqa: B003
             _original_environ = None
+        ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]
         for name in _METRICS_STATE:
             attribute = Metrics.__dict__[name]
             if isinstance(attribute, _PerContainer):

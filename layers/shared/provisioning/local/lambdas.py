@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -87,7 +86,7 @@ class _Container:
         self.module: ModuleType | None = None
         self.handler: Handler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = ThreadPoolExecutor(
+        self._thread = isolation.ContainerExecutor(
             max_workers=1, thread_name_prefix=name, initializer=self._adopt
         )
 
