@@ -1,8 +1,8 @@
 """`make bench`: cold-start import cost of each handler (against a bare handler), the peak memory
 of the HTTP handlers, and per-operation DynamoDB calls and latency of the user, group and access
 operations, on the local stack (moto). `BENCH_SECTIONS`
-(imports,memory,users,groups,access,search,load,fuzz) picks sections; `load` is described in
-tests/bench/load.py, `fuzz` in tests/bench/fuzz.py. Figures, not assertions: the suite's
+(imports,memory,users,groups,access,search,load,faults,fuzz) picks sections; `load` and `faults`
+are described in tests/bench/load.py, `fuzz` in tests/bench/fuzz.py. Figures, not assertions: the suite's
 tests own correctness; this prints what the README and the issue notes quote."""
 
 from __future__ import annotations
@@ -400,7 +400,7 @@ def search_operations(size: int) -> list[tuple[str, float, str]]:
 
 
 SECTIONS = os.environ.get(
-    "BENCH_SECTIONS", "imports,memory,users,groups,access,search,load,fuzz"
+    "BENCH_SECTIONS", "imports,memory,users,groups,access,search,load,faults,fuzz"
 ).split(",")
 
 
@@ -448,6 +448,8 @@ def main() -> None:
             print(f"  {name:<52} {ms:9.1f}  {described}")
     if "load" in SECTIONS:
         load.print_load()
+    if "faults" in SECTIONS:
+        load.print_load(load.FAULT_RATE)
     if "fuzz" in SECTIONS:
         fuzz.print_fuzz()
 
