@@ -2,8 +2,8 @@
 of the HTTP handlers, and per-operation DynamoDB calls and latency of the user, group and access
 operations, on the local stack (moto). `BENCH_SECTIONS`
 (imports,memory,users,groups,access,search,load,faults,fuzz) picks sections; `load` and `faults`
-are described in tests/bench/load.py, `fuzz` in tests/bench/fuzz.py. Figures, not assertions: the suite's
-tests own correctness; this prints what the README and the issue notes quote."""
+are described in tests/bench/load.py, `fuzz` in tests/bench/fuzz.py. Figures, not assertions:
+the suite's tests own correctness; this prints what the README and the issue notes quote."""
 
 from __future__ import annotations
 
