@@ -60,3 +60,30 @@ def test_a_valid_surrogate_pair_is_one_character_and_accepted(contoso):
     response = contoso.post("/Users", body)
     assert response.status == 201, response.body
     assert response.json()["userName"] == "ada\U0001f600"
+
+
+# A user of ~140 KB of UTF-8 (one entitlement type of 68,000 "é") that moto counts past 400 KB:
+# the transaction was cancelled with the item's reason `ItemSizeTooLarge`, which was not read as
+# the item limit, so the create was a 500 instead of the 413 of any other oversized resource.
+def test_an_item_cancelled_as_too_large_in_a_transaction_is_413(contoso):
+    before = directory_items()
+    body = {
+        "schemas": [USER_SCHEMA],
+        "userName": "big@contoso.com",
+        "entitlements": [{"primary": "false", "type": "\u00e9" * 68_000}],
+    }
+    response = contoso.post("/Users", body)
+    detail = refused(response, 413)["detail"]
+    assert "400 KB" in detail
+    contoso.stack.drain()
+    assert directory_items() == before
+
+
+def test_a_patch_that_grows_a_user_past_the_item_limit_is_413_and_changes_nothing(contoso):
+    user = f"/Users/{contoso.create_user('ada@contoso.com')['id']}"
+    contoso.stack.drain()
+    before = directory_items()
+    operation = {"op": "add", "path": "entitlements", "value": [{"type": "\u00e9" * 68_000}]}
+    refused(contoso.patch(user, [operation]), 413)
+    contoso.stack.drain()
+    assert directory_items() == before

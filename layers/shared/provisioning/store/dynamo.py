@@ -52,6 +52,15 @@ class MissingReferenceError(Exception):
     """A resource the write refers to (e.g. a member being added) no longer exists."""
 
 
+def _too_large(reason: Any) -> bool:
+    """Whether a transaction's cancellation reason is an item over 400 KB: DynamoDB may report it
+    as the item's reason rather than as a ValidationException of the whole call (moto does, as
+    `ItemSizeTooLarge`, for items whose size it counts past the limit)."""
+    code = str(reason.get("Code") or "")
+    message = str(reason.get("Message") or "").casefold()
+    return code == "ItemSizeTooLarge" or (code == "ValidationError" and "size" in message)
+
+
 def transact(client: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef]) -> None:
     """Run one transaction. Retry only what DynamoDB says may succeed on retry (a conflict with a
     concurrent transaction). A failed condition is explained by the item that failed: a uniqueness
@@ -63,7 +72,9 @@ def transact(client: DynamoDBClient, items: Sequence[TransactWriteItemTypeDef]) 
             return
         except ClientError as error:
             code = error.response["Error"]["Code"]
-            if code == "ValidationException" and "size" in str(error).casefold():
+            if (code == "ValidationException" and "size" in str(error).casefold()) or any(
+                _too_large(reason) for reason in error.response.get("CancellationReasons", [])
+            ):
                 # An item over DynamoDB's 400 KB: the request carried too much for one resource.
                 # scim2-models is imported where a SCIM error is raised, not by this module: the
                 # fan-out and purge functions share it and would otherwise load it at cold start.
