@@ -55,6 +55,7 @@ FAULT_RATE = float(os.environ.get("BENCH_LOAD_FAULT_RATE", "0.05"))
 # The functions whose DynamoDB calls the faults hit: the SCIM request path, where a client sees
 # them (the asynchronous chain has its own retries and DLQ, tested in tests/http).
 FAULTED_FUNCTIONS = ("UsersFunction", "GroupsFunction")
+_DISCARDED = open(os.devnull, "w")  # noqa: SIM115 - open for the process's life
 ORG = "loadtest"
 # Each user is in this many groups (fewer when there are fewer groups).
 GROUPS_PER_USER = 2
@@ -392,8 +393,9 @@ def replay(fault_rate: float = 0.0) -> LoadFigures:
 
 
 def print_load(fault_rate: float = 0.0) -> None:
-    # The functions' EMF metric lines go to stdout, two per request: not part of the figures.
-    with open(os.devnull, "w") as discarded, contextlib.redirect_stdout(discarded):
+    # The functions' EMF metric lines go to stdout, two per request: not part of the figures. The
+    # sink stays open: a Logger created during one replay keeps writing to it in the next.
+    with contextlib.redirect_stdout(_DISCARDED):
         figures = replay(fault_rate)
     tally = figures.tally
     print(
