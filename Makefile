@@ -17,7 +17,7 @@ run: $(BIN)/activate ## Serve the whole stack locally on moto and print the SCIM
 	PORT=$(PORT) $(BIN)/python -m provisioning.local
 
 test: $(BIN)/activate lint validate build ## Lint, validate and build the template, then run the whole test suite.
-	SCIM_REQUIRE_BUILD=1 $(BIN)/python -m pytest -n 2
+	SCIM_REQUIRE_BUILD=1 $(BIN)/python -m pytest -n 2 --durations=15
 
 lint: $(BIN)/activate ## Lint, format check and strict typing of the shared package.
 	$(BIN)/ruff check .

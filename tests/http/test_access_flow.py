@@ -9,7 +9,7 @@ import pytest
 
 from provisioning import clients
 from provisioning.store.access import AccessStore
-from tests.conftest import ScimClient, admin_call
+from tests.conftest import ScimClient, admin_call, consistency_violations
 from tests.eventbus import PutEventsCalls, rejecting
 
 ORG = "acme"
@@ -129,6 +129,7 @@ def test_a_put_events_failure_heals_and_loses_nothing(admin, scim, workspace):
     admin("PUT", f"/groups/{group}/grants/folder/{workspace['deals']}", {"level": "editor"})
     assert len(calls.entries) > 1  # the rejected entry went again
     assert admin.access(eve) == {f"folder:{workspace['deals']}": "editor"}
+    assert consistency_violations(admin.stack, ORG) == []
 
 
 def test_a_fanout_crash_midway_converges_when_the_message_comes_back(
@@ -158,3 +159,4 @@ def test_a_fanout_crash_midway_converges_when_the_message_comes_back(
             f"workspace:{workspace['id']}": "viewer",
             f"folder:{workspace['home']}": "viewer",
         }
+    assert consistency_violations(admin.stack, ORG) == []
