@@ -117,14 +117,22 @@ class AccessWriter:
         return [batch for batch in batches if batch]
 
     def _events(self, org_id: str, changes: list[AccessChange]) -> list[TransactWriteItemTypeDef]:
-        granted = [change for change in changes if change.level is not None]
-        revoked = [change for change in changes if change.level is None]
-        events = []
-        if granted:
-            events.append(outbox_item(self._table, AccessGranted(org_id=org_id, changes=granted)))
-        if revoked:
-            events.append(outbox_item(self._table, AccessRevoked(org_id=org_id, changes=revoked)))
-        return events
+        return access_events(self._table, org_id, changes)
+
+
+def access_events(
+    table_name: str, org_id: str, changes: Sequence[AccessChange | None]
+) -> list[TransactWriteItemTypeDef]:
+    """The outbox items announcing `changes` (None: no change): one Access.Granted for those
+    that give a level, one Access.Revoked for those that take all access away."""
+    granted = [c for c in changes if c is not None and c.level is not None]
+    revoked = [c for c in changes if c is not None and c.level is None]
+    events = []
+    if granted:
+        events.append(outbox_item(table_name, AccessGranted(org_id=org_id, changes=granted)))
+    if revoked:
+        events.append(outbox_item(table_name, AccessRevoked(org_id=org_id, changes=revoked)))
+    return events
 
 
 def _needed(updates: Sequence[Update]) -> list[Update]:

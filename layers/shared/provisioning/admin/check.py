@@ -80,10 +80,9 @@ from provisioning.access.model import (
     Target,
     TargetKind,
 )
+from provisioning.access.updates import access_events
 from provisioning.events.contract import (
     AccessChange,
-    AccessGranted,
-    AccessRevoked,
     GroupMembersChanged,
     WorkspaceDeleted,
 )
@@ -766,14 +765,7 @@ class ConsistencyCheck:
     def _events(
         self, org_id: str, changes: Sequence[AccessChange | None]
     ) -> list[TransactWriteItemTypeDef]:
-        granted = [c for c in changes if c is not None and c.level is not None]
-        revoked = [c for c in changes if c is not None and c.level is None]
-        events = []
-        if granted:
-            events.append(outbox_item(self._table, AccessGranted(org_id=org_id, changes=granted)))
-        if revoked:
-            events.append(outbox_item(self._table, AccessRevoked(org_id=org_id, changes=revoked)))
-        return events
+        return access_events(self._table, org_id, changes)
 
 
 def _change(stored: StoredRecord | None, after: AccessRecord | None) -> AccessChange | None:

@@ -233,14 +233,7 @@ class AccessStore:
         return [item["gsi2sk"]["S"] for item in islice(items, limit)]
 
     def delete_record_item(self, org_id: str, record: AccessRecord) -> TransactWriteItemTypeDef:
-        """Remove a record whatever its sources, if it is still as read."""
-        delete: Any = {
-            "TableName": self._table,
-            "Key": key(access_pk(org_id, record.user_id), str(record.target)),
-            "ConditionExpression": "version = :read",
-            "ExpressionAttributeValues": {":read": n(record.version)},
-        }
-        return {"Delete": delete}
+        return record_delete_item(self._table, org_id, record)
 
     def records(
         self, org_id: str, wanted: Sequence[tuple[str, Target]]
@@ -328,3 +321,16 @@ class AccessStore:
     def commit(self, items: Sequence[TransactWriteItemTypeDef]) -> None:
         """One transaction; a record changed since it was read raises StaleVersionError."""
         transact(self._client, items)
+
+
+def record_delete_item(
+    table_name: str, org_id: str, record: AccessRecord
+) -> TransactWriteItemTypeDef:
+    """Remove a record whatever its sources, if it is still as read."""
+    delete: Any = {
+        "TableName": table_name,
+        "Key": key(access_pk(org_id, record.user_id), str(record.target)),
+        "ConditionExpression": "version = :read",
+        "ExpressionAttributeValues": {":read": n(record.version)},
+    }
+    return {"Delete": delete}

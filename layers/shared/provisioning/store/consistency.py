@@ -11,7 +11,6 @@ reuses their key builders so the two cannot drift.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,8 +34,9 @@ from provisioning.store.access import (
     _to_record,
     _to_target,
     access_pk,
+    record_delete_item,
 )
-from provisioning.store.dynamo import Item, fits_key, key, n, org_pk, s, transact
+from provisioning.store.dynamo import Item, batch_get, fits_key, key, n, org_pk, s, transact
 from provisioning.store.memberships import group_pk, user_groups_pk
 from provisioning.store.organizations import (
     FOLDER_PREFIX,
@@ -546,13 +546,7 @@ class ConsistencyStore:
         return {"Put": put}
 
     def drop_record_item(self, org_id: str, record: AccessRecord) -> TransactWriteItemTypeDef:
-        delete: Any = {
-            "TableName": self._table,
-            "Key": key(access_pk(org_id, record.user_id), str(record.target)),
-            "ConditionExpression": "version = :read",
-            "ExpressionAttributeValues": {":read": n(record.version)},
-        }
-        return {"Delete": delete}
+        return record_delete_item(self._table, org_id, record)
 
     def user_condition(
         self, org_id: str, user_id: str, version: int | None
@@ -659,26 +653,8 @@ class ConsistencyStore:
             arguments["ExclusiveStartKey"] = last
 
     def _batch_get(self, keys: Sequence[Item], projection: str | None = None) -> list[Item]:
-        """Every existing item among `keys`, strongly consistent, 100 keys a call."""
-        found: list[Item] = []
-        for start in range(0, len(keys), _BATCH_KEYS):
-            request: dict[str, Any] = {
-                "Keys": list(keys[start : start + _BATCH_KEYS]),
-                "ConsistentRead": True,
-            }
-            if projection:
-                request["ProjectionExpression"] = projection
-            pending: dict[str, Any] = {self._table: request}
-            for attempt in range(_BATCH_ATTEMPTS):
-                response = self._client.batch_get_item(RequestItems=pending)
-                found += response.get("Responses", {}).get(self._table, [])
-                pending = dict(response.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                time.sleep(0.02 * 2**attempt)
-            else:
-                raise RuntimeError("DynamoDB left keys unprocessed after retries")
-        return found
+        """Every existing item among `keys`, strongly consistent."""
+        return list(batch_get(self._client, self._table, keys, projection, consistent=True))
 
 
 def _stored_item(item: Mapping[str, Any]) -> StoredItem:

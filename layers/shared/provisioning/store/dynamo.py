@@ -108,14 +108,22 @@ def _explain(item: TransactWriteItemTypeDef) -> Exception:
 
 
 def batch_get(
-    client: DynamoDBClient, table: str, keys: Sequence[Item], projection: str | None = None
+    client: DynamoDBClient,
+    table: str,
+    keys: Sequence[Item],
+    projection: str | None = None,
+    *,
+    consistent: bool = False,
 ) -> Iterator[Item]:
     """Every existing item among `keys`, 100 keys a call, retrying what DynamoDB leaves
-    unprocessed (with back-off, as its documentation asks)."""
+    unprocessed (with back-off, as its documentation asks); `consistent` reads strongly
+    consistent (an item written a moment ago counts)."""
     for start in range(0, len(keys), _BATCH_GET_KEYS):
         request: dict[str, Any] = {"Keys": list(keys[start : start + _BATCH_GET_KEYS])}
         if projection:
             request["ProjectionExpression"] = projection
+        if consistent:
+            request["ConsistentRead"] = True
         pending: dict[str, Any] = {table: request}
         for attempt in range(_BATCH_ATTEMPTS):
             response = client.batch_get_item(RequestItems=pending)

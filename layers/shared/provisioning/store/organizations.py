@@ -388,21 +388,8 @@ class OrganizationStore:
         BatchGetItem (a workspace created a moment ago must count), 100 keys a call."""
         wanted = {(org_pk(org_id), _target_sk(t)): t for t in targets if fits_key(t.id)}
         keys = [key(pk, sk) for pk, sk in wanted]
-        found: set[Target] = set()
-        for start in range(0, len(keys), 100):
-            pending: Any = {
-                self._table: {
-                    "Keys": keys[start : start + 100],
-                    "ProjectionExpression": "pk, sk",
-                    "ConsistentRead": True,
-                }
-            }
-            while pending:
-                response = self._client.batch_get_item(RequestItems=pending)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found.add(wanted[(item["pk"]["S"], item["sk"]["S"])])
-                pending = response.get("UnprocessedKeys") or None
-        return found
+        items = batch_get(self._client, self._table, keys, "pk, sk", consistent=True)
+        return {wanted[(item["pk"]["S"], item["sk"]["S"])] for item in items}
 
     def target_check(self, org_id: str, target: Target) -> TransactWriteItemTypeDef:
         """A transaction item that fails unless the workspace or folder exists."""
