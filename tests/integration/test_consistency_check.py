@@ -7,8 +7,6 @@ the check is clean again."""
 from __future__ import annotations
 
 import json
-import os
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +17,7 @@ from provisioning import clients
 from provisioning.settings import get_settings
 from tests.conftest import ScimClient, admin_call
 from tests.http.seeding import seed_users
+from tests.integration.test_dynamodb_calls import CallCounter
 
 ORG = "acme"
 OTHER_ORG = "globex"
@@ -331,40 +330,32 @@ def record_of_a_deleted_user(world: World) -> tuple[str, str, str]:
     return "access_of_deleted_user", f"ORG#{ORG}#USER#{world.eve}#ACCESS", target
 
 
+def _grant_item(group: str, target: str, level: str) -> dict[str, Any]:
+    """A group's grant on `target` (`workspace:<id>` / `folder:<id>`), as the store lays it out."""
+    kind, _, target_id = target.partition(":")
+    return {
+        "pk": {"S": f"ORG#{ORG}#GROUP#{group}"},
+        "sk": {"S": f"GRANT#{target}"},
+        "kind": {"S": "GroupGrant"},
+        "groupId": {"S": group},
+        "targetType": {"S": kind},
+        "targetId": {"S": target_id},
+        "level": {"S": level},
+        "gsi2pk": {"S": f"ORG#{ORG}#GRANTS#{target}"},
+        "gsi2sk": {"S": group},
+    }
+
+
 def grant_on_a_deleted_workspace(world: World) -> tuple[str, str, str]:
-    pk, sk = f"ORG#{ORG}#GROUP#{world.ops}", f"GRANT#workspace:{world.old_workspace}"
-    world.put(
-        {
-            "pk": {"S": pk},
-            "sk": {"S": sk},
-            "kind": {"S": "GroupGrant"},
-            "groupId": {"S": world.ops},
-            "targetType": {"S": "workspace"},
-            "targetId": {"S": world.old_workspace},
-            "level": {"S": "editor"},
-            "gsi2pk": {"S": f"ORG#{ORG}#GRANTS#workspace:{world.old_workspace}"},
-            "gsi2sk": {"S": world.ops},
-        }
-    )
-    return "grant_on_deleted_target", pk, sk
+    item = _grant_item(world.ops, f"workspace:{world.old_workspace}", "editor")
+    world.put(item)
+    return "grant_on_deleted_target", item["pk"]["S"], item["sk"]["S"]
 
 
 def grant_of_a_deleted_group(world: World) -> tuple[str, str, str]:
-    pk, sk = f"ORG#{ORG}#GROUP#{world.temp}", f"GRANT#folder:{world.deals}"
-    world.put(
-        {
-            "pk": {"S": pk},
-            "sk": {"S": sk},
-            "kind": {"S": "GroupGrant"},
-            "groupId": {"S": world.temp},
-            "targetType": {"S": "folder"},
-            "targetId": {"S": world.deals},
-            "level": {"S": "viewer"},
-            "gsi2pk": {"S": f"ORG#{ORG}#GRANTS#folder:{world.deals}"},
-            "gsi2sk": {"S": world.temp},
-        }
-    )
-    return "grant_of_deleted_group", pk, sk
+    item = _grant_item(world.temp, f"folder:{world.deals}", "viewer")
+    world.put(item)
+    return "grant_of_deleted_group", item["pk"]["S"], item["sk"]["S"]
 
 
 def folder_of_a_deleted_workspace(world: World) -> tuple[str, str, str]:
@@ -476,21 +467,9 @@ def test_access_repairs_carry_the_events_the_fan_out_would_emit(world):
     )
 
 
-class AdminCalls:
-    """DynamoDB calls the admin function makes (the local stack runs each invocation in its
-    function's environment), by operation."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def __call__(self, model, **_):  # botocore's before-call event
-        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "").endswith("AdminFunction"):
-            self.calls[model.name] += 1
-
-
 @pytest.fixture
 def admin_calls(stack):
-    counting = AdminCalls()
+    counting = CallCounter()
     events = clients.dynamodb().meta.events
     events.register("before-call.dynamodb", counting)
     yield counting
@@ -503,9 +482,9 @@ def test_the_check_reads_with_query_and_key_lookups_only(world, admin_calls):
     counts = []
     for extra in (0, 60):
         seed_users(ORG, extra, prefix=f"extra{extra}-")
-        admin_calls.calls.clear()
-        assert check(world.stack)["violations"] == []
-        counts.append(Counter(admin_calls.calls))
+        with admin_calls.measure("AdminFunction") as calls:
+            assert check(world.stack)["violations"] == []
+        counts.append(calls)
     for calls in counts:
         assert set(calls) == {"Query", "BatchGetItem"}
     # Two Queries per user, and two more pages of 25 users in the access walk.
